@@ -1,0 +1,171 @@
+//! Architectures: one file each, describing how relocations patch that machine's code.
+
+use core::fmt;
+
+use object::elf;
+
+mod x86_64;
+
+/// A machine elfext can link for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Arch {
+    /// x86-64 (ELF64, RELA).
+    X86_64,
+    /// 32-bit ARM: Thumb-2 and A32 (ELF32, REL).
+    Arm,
+    /// AArch64 (ELF64, RELA).
+    Aarch64,
+    /// RISC-V RV32 (ELF32, RELA).
+    Riscv32,
+    /// RISC-V RV64 (ELF64, RELA).
+    Riscv64,
+}
+
+impl Arch {
+    /// The architecture of the program elfext is compiled into, when elfext knows it.
+    pub const HOST: Option<Arch> = if cfg!(target_arch = "x86_64") {
+        Some(Arch::X86_64)
+    } else if cfg!(target_arch = "arm") {
+        Some(Arch::Arm)
+    } else if cfg!(target_arch = "aarch64") {
+        Some(Arch::Aarch64)
+    } else if cfg!(target_arch = "riscv32") {
+        Some(Arch::Riscv32)
+    } else if cfg!(target_arch = "riscv64") {
+        Some(Arch::Riscv64)
+    } else {
+        None
+    };
+
+    /// The ELF `e_machine` value of this architecture.
+    pub fn machine(self) -> elf::Machine {
+        match self {
+            Arch::X86_64 => elf::EM_X86_64,
+            Arch::Arm => elf::EM_ARM,
+            Arch::Aarch64 => elf::EM_AARCH64,
+            Arch::Riscv32 | Arch::Riscv64 => elf::EM_RISCV,
+        }
+    }
+
+    /// Whether objects for this architecture are ELF64.
+    pub fn is_64(self) -> bool {
+        matches!(self, Arch::X86_64 | Arch::Aarch64 | Arch::Riscv64)
+    }
+
+    /// Size of an address in bytes.
+    pub fn word_size(self) -> u8 {
+        if self.is_64() {
+            8
+        } else {
+            4
+        }
+    }
+
+    /// Whether elfext can apply this architecture's relocations.
+    pub fn is_supported(self) -> bool {
+        matches!(self, Arch::X86_64)
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm => "arm",
+            Arch::Aarch64 => "aarch64",
+            Arch::Riscv32 => "riscv32",
+            Arch::Riscv64 => "riscv64",
+        })
+    }
+}
+
+/// What a relocation type needs before memory is allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Nothing beyond the symbol's address.
+    Plain,
+    /// A GOT slot holding the symbol's address.
+    Got,
+    /// A branch that may need a veneer when the target is out of reach.
+    Branch,
+    /// Nothing at all: the relocation is a marker (R_*_NONE and the like).
+    Skip,
+}
+
+/// How one relocation type behaves, as the driver needs to know before applying it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Howto {
+    /// Extra entries it needs.
+    pub need: Need,
+    /// Bytes before the offset the patch may read or rewrite (instruction prefixes).
+    pub before: u8,
+    /// Bytes from the offset on that the patch writes.
+    pub width: u8,
+}
+
+/// The values a relocation is computed from.
+pub(crate) struct Fixup {
+    /// `r_type`.
+    pub rtype: u32,
+    /// Target address of the place being patched (P).
+    pub p: u64,
+    /// Target address of the symbol (S).
+    pub s: u64,
+    /// Addend (A).
+    pub a: i64,
+    /// Target address of the symbol's GOT slot, when it has one.
+    pub got: Option<u64>,
+    /// Target address of the symbol's veneer, when it has one.
+    pub veneer: Option<u64>,
+}
+
+/// Why a relocation could not be applied.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Fail {
+    /// The value does not fit.
+    Overflow { value: i64, min: i64, max: i64 },
+    /// The instruction is not one this type may patch.
+    BadInstruction(&'static str),
+}
+
+/// One architecture's relocation rules.
+pub(crate) trait Relocator {
+    /// The architecture.
+    const ARCH: Arch;
+    /// Bytes of one veneer.
+    const VENEER_SIZE: usize;
+    /// Alignment of the veneer area.
+    const VENEER_ALIGN: u64;
+    /// Describe a relocation type, or `None` when it is not supported.
+    fn howto(rtype: u32) -> Option<Howto>;
+    /// Read the implicit addend of a REL relocation from the bytes at the place.
+    fn implicit_addend(rtype: u32, place: &[u8]) -> i64;
+    /// Apply one relocation. `place` starts `howto.before` bytes before the offset.
+    fn apply(f: &Fixup, place: &mut [u8]) -> Result<(), Fail>;
+    /// Write a veneer at `at` that jumps to `target`.
+    fn write_veneer(dst: &mut [u8], at: u64, target: u64);
+}
+
+pub(crate) use self::x86_64::X86_64;
+
+/// Check that a signed value fits in `bits` bits.
+pub(crate) fn check_signed(value: i64, bits: u32) -> Result<i64, Fail> {
+    let min = -(1i64 << (bits - 1));
+    let max = (1i64 << (bits - 1)) - 1;
+    if value < min || value > max {
+        Err(Fail::Overflow { value, min, max })
+    } else {
+        Ok(value)
+    }
+}
+
+/// Check that a value fits in `bits` bits, read as unsigned.
+pub(crate) fn check_unsigned(value: i64, bits: u32) -> Result<i64, Fail> {
+    let max = ((1u64 << bits) - 1) as i64;
+    if value < 0 || value > max {
+        Err(Fail::Overflow { value, min: 0, max })
+    } else {
+        Ok(value)
+    }
+}

@@ -1,0 +1,129 @@
+//! x86-64 relocations (System V psABI, RELA).
+//!
+//! Calls (`R_X86_64_PLT32`) whose target is further than ±2 GiB go through a 16-byte veneer
+//! (`jmp *0(%rip)` followed by the absolute target). GOT loads (`GOTPCRELX`,
+//! `REX_GOTPCRELX`) are relaxed to `lea` when the symbol is within reach, and otherwise read
+//! a slot of the extension's own GOT.
+
+use object::elf::*;
+
+use super::{check_signed, check_unsigned, Arch, Fail, Fixup, Howto, Need, Relocator};
+
+/// The x86-64 relocator.
+pub(crate) struct X86_64;
+
+const fn h(need: Need, before: u8, width: u8) -> Option<Howto> {
+    Some(Howto {
+        need,
+        before,
+        width,
+    })
+}
+
+fn put<const N: usize>(place: &mut [u8], at: usize, bytes: [u8; N]) {
+    place[at..at + N].copy_from_slice(&bytes);
+}
+
+impl Relocator for X86_64 {
+    const ARCH: Arch = Arch::X86_64;
+    const VENEER_SIZE: usize = 16;
+    const VENEER_ALIGN: u64 = 16;
+
+    fn howto(rtype: u32) -> Option<Howto> {
+        match RelocationType(rtype) {
+            R_X86_64_NONE => h(Need::Skip, 0, 0),
+            R_X86_64_64 | R_X86_64_PC64 => h(Need::Plain, 0, 8),
+            R_X86_64_PC32 | R_X86_64_32 | R_X86_64_32S => h(Need::Plain, 0, 4),
+            R_X86_64_16 | R_X86_64_PC16 => h(Need::Plain, 0, 2),
+            R_X86_64_8 | R_X86_64_PC8 => h(Need::Plain, 0, 1),
+            R_X86_64_PLT32 => h(Need::Branch, 0, 4),
+            R_X86_64_GOTPCREL => h(Need::Got, 0, 4),
+            R_X86_64_GOTPCRELX | R_X86_64_REX_GOTPCRELX => h(Need::Got, 2, 4),
+            _ => None,
+        }
+    }
+
+    fn implicit_addend(rtype: u32, place: &[u8]) -> i64 {
+        match place.len() {
+            8 => i64::from_le_bytes(place.try_into().unwrap_or_default()),
+            4 if rtype == R_X86_64_32.0 => {
+                i64::from(u32::from_le_bytes(place.try_into().unwrap_or_default()))
+            }
+            4 => i64::from(i32::from_le_bytes(place.try_into().unwrap_or_default())),
+            2 => i64::from(i16::from_le_bytes(place.try_into().unwrap_or_default())),
+            1 => i64::from(place[0] as i8),
+            _ => 0,
+        }
+    }
+
+    fn apply(f: &Fixup, place: &mut [u8]) -> Result<(), Fail> {
+        let s_a = (f.s as i64).wrapping_add(f.a);
+        let pcrel = s_a.wrapping_sub(f.p as i64);
+        match RelocationType(f.rtype) {
+            R_X86_64_NONE => {}
+            R_X86_64_64 => put(place, 0, s_a.to_le_bytes()),
+            R_X86_64_PC64 => put(place, 0, pcrel.to_le_bytes()),
+            R_X86_64_PC32 => put(place, 0, (check_signed(pcrel, 32)? as i32).to_le_bytes()),
+            R_X86_64_32 => put(place, 0, (check_unsigned(s_a, 32)? as u32).to_le_bytes()),
+            R_X86_64_32S => put(place, 0, (check_signed(s_a, 32)? as i32).to_le_bytes()),
+            R_X86_64_16 => {
+                let v = if s_a < 0 {
+                    check_signed(s_a, 16)?
+                } else {
+                    check_unsigned(s_a, 16)?
+                };
+                put(place, 0, (v as u16).to_le_bytes())
+            }
+            R_X86_64_PC16 => put(place, 0, (check_signed(pcrel, 16)? as i16).to_le_bytes()),
+            R_X86_64_8 => {
+                let v = if s_a < 0 {
+                    check_signed(s_a, 8)?
+                } else {
+                    check_unsigned(s_a, 8)?
+                };
+                place[0] = v as u8;
+            }
+            R_X86_64_PC8 => place[0] = check_signed(pcrel, 8)? as u8,
+            R_X86_64_PLT32 => {
+                let v = match (check_signed(pcrel, 32), f.veneer) {
+                    (Ok(v), _) => v,
+                    (Err(_), Some(veneer)) => check_signed(
+                        (veneer as i64).wrapping_add(f.a).wrapping_sub(f.p as i64),
+                        32,
+                    )?,
+                    (Err(e), None) => return Err(e),
+                };
+                put(place, 0, (v as i32).to_le_bytes())
+            }
+            R_X86_64_GOTPCREL => {
+                let got = f.got.ok_or(Fail::BadInstruction("no GOT slot"))? as i64;
+                let v = check_signed(got.wrapping_add(f.a).wrapping_sub(f.p as i64), 32)?;
+                put(place, 0, (v as i32).to_le_bytes())
+            }
+            R_X86_64_GOTPCRELX | R_X86_64_REX_GOTPCRELX => {
+                // `mov foo@GOTPCREL(%rip), %reg` (opcode 0x8b, ModRM with mod=00 rm=101)
+                // becomes `lea foo(%rip), %reg` when foo is within ±2 GiB.
+                let (opcode, modrm) = (place[0], place[1]);
+                if opcode == 0x8b && modrm & 0xc7 == 0x05 {
+                    if let Ok(v) = check_signed(pcrel, 32) {
+                        place[0] = 0x8d;
+                        put(place, 2, (v as i32).to_le_bytes());
+                        return Ok(());
+                    }
+                }
+                let got = f.got.ok_or(Fail::BadInstruction("no GOT slot"))? as i64;
+                let v = check_signed(got.wrapping_add(f.a).wrapping_sub(f.p as i64), 32)?;
+                put(place, 2, (v as i32).to_le_bytes())
+            }
+            _ => return Err(Fail::BadInstruction("unsupported relocation")),
+        }
+        Ok(())
+    }
+
+    fn write_veneer(dst: &mut [u8], _at: u64, target: u64) {
+        // jmp *0(%rip); .quad target; two bytes of int3 padding.
+        dst[..6].copy_from_slice(&[0xff, 0x25, 0, 0, 0, 0]);
+        dst[6..14].copy_from_slice(&target.to_le_bytes());
+        dst[14..16].copy_from_slice(&[0xcc, 0xcc]);
+    }
+}

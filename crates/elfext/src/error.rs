@@ -1,0 +1,447 @@
+//! Errors: every failure of elfext is one of these, and each names what failed.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::arch::Arch;
+use crate::layout::RegionKind;
+
+/// A short, inline copy of a name (symbol, section or extension) kept inside an error.
+///
+/// Errors never allocate for names: a name longer than the inline capacity is cut and
+/// shown with a trailing `…`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Name {
+    bytes: [u8; Name::CAPACITY],
+    len: u8,
+    cut: bool,
+}
+
+impl Name {
+    /// How many bytes of a name an error keeps.
+    pub const CAPACITY: usize = 32;
+
+    /// Copy (a prefix of) `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(Self::CAPACITY);
+        let mut out = [0u8; Self::CAPACITY];
+        out[..len].copy_from_slice(&bytes[..len]);
+        Name {
+            bytes: out,
+            len: len as u8,
+            cut: bytes.len() > Self::CAPACITY,
+        }
+    }
+
+    /// The kept bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name::new(s.as_bytes())
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.as_bytes().utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        if self.cut {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// A section of the object, by index and name, as shown in errors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SectionId {
+    /// Index in the section header table.
+    pub index: u32,
+    /// Section name (empty when the name itself could not be read).
+    pub name: Name,
+}
+
+impl fmt::Display for SectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.as_bytes().is_empty() {
+            write!(f, "section #{}", self.index)
+        } else {
+            write!(f, "section #{} `{}`", self.index, self.name)
+        }
+    }
+}
+
+impl fmt::Debug for SectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A relocation type shown by name when the `names` feature is on, by number otherwise.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RelocType {
+    /// The architecture the type belongs to.
+    pub arch: Arch,
+    /// The raw `r_type` value.
+    pub raw: u32,
+}
+
+impl fmt::Display for RelocType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(feature = "names")]
+        {
+            let names = object::elf::machine_names(self.arch.machine());
+            if let Some(name) = names.r.name(object::elf::RelocationType(self.raw)) {
+                return write!(f, "{name} ({})", self.raw);
+            }
+        }
+        write!(f, "type {}", self.raw)
+    }
+}
+
+/// Everything that can go wrong while loading, linking, running or unloading an extension.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The loader could not deliver the requested bytes.
+    #[error(
+        "cannot read {len} bytes at offset {offset:#x} of the object ({len_total} bytes long)"
+    )]
+    Read {
+        /// Offset asked for.
+        offset: u64,
+        /// Length asked for.
+        len: u64,
+        /// Length of the object as the loader reports it.
+        len_total: u64,
+    },
+    /// The loader's backing stream failed.
+    #[error("the loader's stream failed at offset {offset:#x}")]
+    Io {
+        /// Offset of the failed read.
+        offset: u64,
+    },
+    /// The input does not start with the ELF magic bytes.
+    #[error("not an ELF file (bad magic bytes)")]
+    NotElf,
+    /// ELF class, data encoding or version that elfext does not read.
+    #[error("unsupported ELF identification: {0}")]
+    BadIdent(&'static str),
+    /// The file is ELF but not a relocatable object.
+    #[error("ELF type {found} is not a relocatable object (ET_REL = 1); link extensions with `-c` or `ld -r`")]
+    NotRelocatable {
+        /// `e_type` found.
+        found: u16,
+    },
+    /// The object was built for another machine than the one being linked for.
+    #[error("object is for machine {found} but the loader links for {expected}")]
+    WrongMachine {
+        /// `e_machine` found.
+        found: u16,
+        /// The architecture being linked for.
+        expected: Arch,
+    },
+    /// The object's class (32/64-bit) does not match the architecture.
+    #[error("object is ELF{found} but {arch} objects are ELF{expected}")]
+    WrongClass {
+        /// Bits of the class found.
+        found: u8,
+        /// Bits the architecture needs.
+        expected: u8,
+        /// Architecture being linked for.
+        arch: Arch,
+    },
+    /// A header field is inconsistent.
+    #[error("bad ELF header: {0}")]
+    BadHeader(&'static str),
+    /// A section header is inconsistent or points outside the file.
+    #[error(
+        "{section}: {problem} (offset {offset:#x}, size {size:#x}, file is {file_len:#x} bytes)"
+    )]
+    SectionOutOfFile {
+        /// The section.
+        section: SectionId,
+        /// What is wrong.
+        problem: &'static str,
+        /// `sh_offset`.
+        offset: u64,
+        /// `sh_size`.
+        size: u64,
+        /// Length of the object.
+        file_len: u64,
+    },
+    /// A section header field has a value elfext cannot accept.
+    #[error("{section}: {problem} ({value:#x})")]
+    BadSection {
+        /// The section.
+        section: SectionId,
+        /// What is wrong.
+        problem: &'static str,
+        /// The offending value.
+        value: u64,
+    },
+    /// A reference to a section index that does not exist.
+    #[error("{what} refers to section index {index}, but the object has {count} sections")]
+    BadSectionIndex {
+        /// Who refers to it.
+        what: &'static str,
+        /// The index found.
+        index: u32,
+        /// Number of sections.
+        count: u32,
+    },
+    /// A symbol points to a section index that does not exist or is unsuitable.
+    #[error("symbol #{symbol} `{name}` refers to section index {index}, {problem}")]
+    BadSymbolSection {
+        /// Symbol index.
+        symbol: u32,
+        /// Symbol name.
+        name: Name,
+        /// The section index.
+        index: u32,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A symbol's value lies outside its section.
+    #[error("symbol `{name}` at offset {value:#x} lies outside {section} ({size:#x} bytes)")]
+    SymbolOutsideSection {
+        /// Symbol name.
+        name: Name,
+        /// The section.
+        section: SectionId,
+        /// `st_value`.
+        value: u64,
+        /// Section size.
+        size: u64,
+    },
+    /// A string table offset that does not fall inside its table.
+    #[error("{table}: string offset {offset:#x} is outside the table or unterminated")]
+    BadString {
+        /// The string table.
+        table: SectionId,
+        /// Offset found.
+        offset: u32,
+    },
+    /// A relocation names a symbol index that does not exist.
+    #[error("{section}: relocation #{reloc} refers to symbol index {index}, but the symbol table has {count}")]
+    BadSymbolIndex {
+        /// The relocation section.
+        section: SectionId,
+        /// Relocation index within it.
+        reloc: u32,
+        /// Symbol index found.
+        index: u32,
+        /// Number of symbols.
+        count: u32,
+    },
+    /// A relocation section is linked to something other than the object's symbol table.
+    #[error("{section}: relocations use section index {link} as their symbol table, but the symbol table is section {symtab}")]
+    WrongSymbolTable {
+        /// The relocation section.
+        section: SectionId,
+        /// Its `sh_link`.
+        link: u32,
+        /// The symbol table's index.
+        symtab: u32,
+    },
+    /// A relocation patches bytes outside the section it applies to.
+    #[error("{section}: relocation #{reloc} at offset {offset:#x} ({width} bytes) is outside {target} ({size:#x} bytes)")]
+    RelocationOutOfSection {
+        /// The relocation section.
+        section: SectionId,
+        /// Relocation index.
+        reloc: u32,
+        /// Offset of the patch.
+        offset: u64,
+        /// Bytes patched.
+        width: u8,
+        /// The section being patched.
+        target: SectionId,
+        /// Its size.
+        size: u64,
+    },
+    /// A relocation type the architecture's linker does not handle.
+    #[error("{arch}: unsupported relocation {rtype} at {section}+{offset:#x}")]
+    UnsupportedRelocation {
+        /// Architecture.
+        arch: Arch,
+        /// The type.
+        rtype: RelocType,
+        /// The section being patched.
+        section: SectionId,
+        /// Offset in it.
+        offset: u64,
+    },
+    /// A computed relocation value does not fit the field that receives it.
+    #[error("{rtype} against `{symbol}` at {section}+{offset:#x}: value {value:#x} is out of range [{min:#x}, {max:#x}]")]
+    RelocationOverflow {
+        /// The type.
+        rtype: RelocType,
+        /// Target symbol.
+        symbol: Name,
+        /// The section being patched.
+        section: SectionId,
+        /// Offset in it.
+        offset: u64,
+        /// The computed value.
+        value: i64,
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+    /// A computed value needs an alignment the field cannot express.
+    #[error("{rtype} against `{symbol}` at {section}+{offset:#x}: value {value:#x} is not a multiple of {align}")]
+    RelocationMisaligned {
+        /// The type.
+        rtype: RelocType,
+        /// Target symbol.
+        symbol: Name,
+        /// The section being patched.
+        section: SectionId,
+        /// Offset in it.
+        offset: u64,
+        /// The computed value.
+        value: i64,
+        /// Required alignment.
+        align: u32,
+    },
+    /// The instruction at a relocation is not one the relocation type allows.
+    #[error("{rtype} at {section}+{offset:#x}: {problem}")]
+    BadInstruction {
+        /// The type.
+        rtype: RelocType,
+        /// The section being patched.
+        section: SectionId,
+        /// Offset in it.
+        offset: u64,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// Symbols the extension needs that neither the host nor a loaded extension exports.
+    #[error("undefined symbols: {}", ListNames(.0))]
+    MissingSymbols(Vec<Name>),
+    /// The object uses a feature elfext does not implement.
+    #[error("{section}: {problem}")]
+    Unsupported {
+        /// Where it was found.
+        section: SectionId,
+        /// What it is.
+        problem: &'static str,
+    },
+    /// In-place storage would overlap bytes elfext still has to read.
+    #[error("{section} overlaps the object's {what}; a writable object must keep its tables apart from its sections")]
+    InPlaceOverlap {
+        /// The section used in place.
+        section: SectionId,
+        /// Which table it overlaps.
+        what: &'static str,
+    },
+    /// The extension heap cannot satisfy a request.
+    #[error("extension heap exhausted: {size} bytes aligned to {align} for {kind} ({free} bytes free in total)")]
+    OutOfMemory {
+        /// What the bytes were for.
+        kind: RegionKind,
+        /// Size asked for.
+        size: u64,
+        /// Alignment asked for.
+        align: u64,
+        /// Free bytes left in the arena.
+        free: u64,
+    },
+    /// A number that does not fit elfext's compact bookkeeping.
+    #[error("{what} is too large: {value} (limit {limit})")]
+    TooLarge {
+        /// What overflowed.
+        what: &'static str,
+        /// The value.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The named extension is not loaded.
+    #[error("no extension named `{0}` is loaded")]
+    NotLoaded(Name),
+    /// An extension could not be unloaded because another one links against it.
+    #[error("extension `{name}` is still used by `{dependent}`; unload `{dependent}` first")]
+    InUse {
+        /// The extension asked to unload.
+        name: Name,
+        /// One extension that depends on it.
+        dependent: Name,
+    },
+    /// The heap cannot be torn down while extensions are loaded.
+    #[error("cannot tear down the extension heap: {loaded} extensions are still loaded")]
+    HeapBusy {
+        /// How many.
+        loaded: usize,
+    },
+    /// A symbol asked for by name is not exported by the extension.
+    #[error("extension `{extension}` exports no symbol `{symbol}`")]
+    NoSuchSymbol {
+        /// The extension.
+        extension: Name,
+        /// The symbol.
+        symbol: Name,
+    },
+    /// The memory backend places code somewhere the host cannot execute it directly.
+    #[error("this memory backend does not map extensions into the running program; native calls are impossible")]
+    NotNative,
+    /// The memory backend could not apply a protection.
+    #[error("memory protection failed for {kind} at {addr:#x} (+{len:#x})")]
+    Protect {
+        /// Region kind.
+        kind: RegionKind,
+        /// Start.
+        addr: u64,
+        /// Length.
+        len: u64,
+    },
+    /// elfext has no relocation support for this architecture yet.
+    #[error("no linker for {0} objects yet")]
+    NoLinker(Arch),
+    /// A loader declares a storage type but cannot provide the buffer it implies.
+    #[error("the loader declares {0:?} storage but exposes no buffer")]
+    LoaderStorage(crate::loader::Storage),
+}
+
+struct ListNames<'a>(&'a [Name]);
+
+impl fmt::Display for ListNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, n) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{n}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// Shorthand for results of elfext operations.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(core::mem::size_of::<Error>() <= 128, "Error is {} bytes", core::mem::size_of::<Error>());
+    }
+}

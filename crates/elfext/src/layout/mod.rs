@@ -1,0 +1,471 @@
+//! Layout: which section goes to which region, and which is used in place. A plan only;
+//! nothing is allocated or copied here.
+//!
+//! An extension occupies one block of the extension heap, cut into four sub-regions in this
+//! order, each rounded to the protection granule of its kind:
+//!
+//! ```text
+//! TEXT   = [PREINIT | INIT | FINI arrays] [text sections] [GOT] [veneers]   (read + execute)
+//! RODATA = [read-only sections]                                            (read)
+//! DATA   = [writable sections]                                             (read + write)
+//! BSS    = [NOBITS sections] [common symbols]                              (read + write)
+//! ```
+//!
+//! The init/fini tables and the GOT are written only while linking, so they share the
+//! text region's protection. Sections used in place do not appear in the block at all.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use object::elf;
+use object::read::elf::{FileHeader, SectionHeader, Sym};
+use object::LittleEndian as LE;
+
+use crate::elf::Object;
+use crate::error::{Error, Result};
+use crate::loader::Storage;
+
+/// The kinds of memory an extension occupies; the first four are its regions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RegionKind {
+    /// Code, init/fini tables, GOT and veneers: read + execute after linking.
+    Text = 0,
+    /// Read-only data.
+    Rodata = 1,
+    /// Initialized writable data.
+    Data = 2,
+    /// Zero-initialized writable data.
+    Bss = 3,
+    /// The loader's own bookkeeping (never rounded to a protection granule).
+    Metadata = 4,
+}
+
+impl RegionKind {
+    /// The four region kinds, in block order.
+    pub const REGIONS: [RegionKind; 4] = [
+        RegionKind::Text,
+        RegionKind::Rodata,
+        RegionKind::Data,
+        RegionKind::Bss,
+    ];
+}
+
+impl fmt::Display for RegionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RegionKind::Text => "TEXT",
+            RegionKind::Rodata => "RODATA",
+            RegionKind::Data => "DATA",
+            RegionKind::Bss => "BSS",
+            RegionKind::Metadata => "metadata",
+        })
+    }
+}
+
+/// Protection granule: how a region's size and start are rounded so that a memory
+/// protection unit or MMU can cover exactly that region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Granule {
+    /// No rounding.
+    None,
+    /// ARMv8-M style MPU: start and size multiples of 32 bytes.
+    Mpu32,
+    /// ARMv7-M style MPU: size a power of two (at least 32), start aligned to the size.
+    MpuPow2,
+    /// 4 KiB pages.
+    Page4K,
+}
+
+impl Granule {
+    /// Rounded size and required alignment of a region of `size` bytes (0 stays 0).
+    pub fn round(self, size: u64) -> (u64, u64) {
+        if size == 0 {
+            return (0, 1);
+        }
+        match self {
+            Granule::None => (size, 1),
+            Granule::Mpu32 => (size.div_ceil(32) * 32, 32),
+            Granule::MpuPow2 => {
+                let s = size.max(32).next_power_of_two();
+                (s, s)
+            }
+            Granule::Page4K => (size.div_ceil(4096) * 4096, 4096),
+        }
+    }
+}
+
+/// The protection granule of each region kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Granules(pub [Granule; 4]);
+
+impl Granules {
+    /// No protection: regions are packed.
+    pub const NONE: Granules = Granules([Granule::None; 4]);
+    /// 32-byte MPU regions.
+    pub const MPU32: Granules = Granules([Granule::Mpu32; 4]);
+    /// Power-of-two MPU regions.
+    pub const MPU_POW2: Granules = Granules([Granule::MpuPow2; 4]);
+    /// 4 KiB pages.
+    pub const PAGES: Granules = Granules([Granule::Page4K; 4]);
+
+    /// The granule of `kind` (metadata is never rounded).
+    pub fn of(&self, kind: RegionKind) -> Granule {
+        match kind {
+            RegionKind::Metadata => Granule::None,
+            k => self.0[k as usize],
+        }
+    }
+}
+
+/// Where the four regions sit inside one block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockLayout {
+    /// Offset of each region in the block.
+    pub offsets: [u64; 4],
+    /// Size of each region, rounded to its granule.
+    pub sizes: [u64; 4],
+    /// Size of the whole block.
+    pub size: u64,
+    /// Alignment of the block.
+    pub align: u64,
+}
+
+impl BlockLayout {
+    /// Arrange regions of `raw` bytes with alignments `align` under `granules`.
+    pub fn arrange(raw: [u64; 4], align: [u64; 4], granules: &Granules) -> Self {
+        let mut l = BlockLayout {
+            align: 1,
+            ..Default::default()
+        };
+        let mut cursor = 0u64;
+        for k in 0..4 {
+            let (size, galign) = granules.0[k].round(raw[k]);
+            if size == 0 {
+                l.offsets[k] = cursor;
+                continue;
+            }
+            let a = align[k].max(galign).max(1);
+            let off = cursor.next_multiple_of(a);
+            l.offsets[k] = off;
+            l.sizes[k] = size;
+            cursor = off + size;
+            l.align = l.align.max(a);
+        }
+        l.size = cursor;
+        l
+    }
+
+    /// Bytes of the block not covered by any region (alignment between regions).
+    pub fn padding(&self) -> u64 {
+        self.size - self.sizes.iter().sum::<u64>()
+    }
+}
+
+/// Where one section lives once loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Not loaded (not allocated, or dropped such as `.eh_frame`).
+    Skip,
+    /// Copied (or zeroed) into the block, at this offset of its region.
+    Block(RegionKind, u64),
+    /// Used where it is in the caller's buffer.
+    InBuffer,
+}
+
+/// Which init/fini table a section belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Table {
+    Preinit = 0,
+    Init = 1,
+    Fini = 2,
+}
+
+/// The whole placement of one object.
+pub(crate) struct Plan {
+    /// Placement of each section.
+    pub places: Vec<Place>,
+    /// Whether each section is the target of relocations.
+    pub relocated: Vec<bool>,
+    /// Relocation sections that patch loaded sections.
+    pub rel_sections: Vec<u32>,
+    /// Bytes used in each region before granule rounding.
+    pub raw: [u64; 4],
+    /// Alignment each region needs.
+    pub align: [u64; 4],
+    /// Entries in the preinit, init and fini tables.
+    pub table_len: [u32; 3],
+    /// Offset in BSS where common symbols start.
+    pub common_start: u64,
+    /// Offset in TEXT of the GOT, and its slot count.
+    pub got: (u64, u32),
+    /// Offset in TEXT of the veneers, and their count.
+    pub veneers: (u64, u32),
+    /// Bytes of sections copied from the object into the block.
+    pub copied: u64,
+    /// Bytes of sections used in place.
+    pub in_place: u64,
+}
+
+/// How a memory backend answers "may these bytes be used where they are?".
+pub(crate) type InPlaceOk<'a> = &'a dyn Fn(RegionKind, u64, u64) -> bool;
+
+fn table_of(ty: elf::SectionType) -> Option<Table> {
+    match ty {
+        elf::SHT_PREINIT_ARRAY => Some(Table::Preinit),
+        elf::SHT_INIT_ARRAY => Some(Table::Init),
+        elf::SHT_FINI_ARRAY => Some(Table::Fini),
+        _ => None,
+    }
+}
+
+/// Priority of `.init_array.NNNNN`; plain tables run after all numbered ones.
+fn priority(name: &[u8]) -> u32 {
+    let digits = name
+        .iter()
+        .rposition(|&b| b == b'.')
+        .map(|p| &name[p + 1..])
+        .unwrap_or(&[]);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return 65536;
+    }
+    digits
+        .iter()
+        .fold(0u32, |acc, d| {
+            acc.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+        })
+        .min(65535)
+}
+
+/// The kind of an allocated section.
+pub(crate) fn kind_of(ty: elf::SectionType, flags: u64) -> RegionKind {
+    if ty == elf::SHT_NOBITS {
+        RegionKind::Bss
+    } else if flags & elf::SHF_EXECINSTR.0 != 0 || table_of(ty).is_some() {
+        RegionKind::Text
+    } else if flags & elf::SHF_WRITE.0 != 0 {
+        RegionKind::Data
+    } else {
+        RegionKind::Rodata
+    }
+}
+
+impl Plan {
+    /// Plan `obj` for `storage`. `base` is the address of the caller's buffer for persistent
+    /// and writable storage; `ok` says where in-place use is possible.
+    pub fn new<E: FileHeader<Endian = LE>>(
+        obj: &Object<'_, E>,
+        storage: Storage,
+        base: u64,
+        ok: InPlaceOk<'_>,
+    ) -> Result<Plan> {
+        let n = obj.shnum as usize;
+        let mut plan = Plan {
+            places: alloc::vec![Place::Skip; n],
+            relocated: alloc::vec![false; n],
+            rel_sections: Vec::new(),
+            raw: [0; 4],
+            align: [1; 4],
+            table_len: [0; 3],
+            common_start: 0,
+            got: (0, 0),
+            veneers: (0, 0),
+            copied: 0,
+            in_place: 0,
+        };
+        let word = if E::is_type_64_sized() { 8u64 } else { 4 };
+        // Relocation sections, checked, and which sections they patch.
+        for i in 0..obj.shnum {
+            let sh = obj.sh(i);
+            let ty = sh.sh_type(LE);
+            if ty != elf::SHT_REL && ty != elf::SHT_RELA {
+                continue;
+            }
+            let target = sh.sh_info(LE);
+            if target == 0 || target >= obj.shnum {
+                return Err(Error::BadSectionIndex {
+                    what: "relocation section's sh_info",
+                    index: target,
+                    count: obj.shnum,
+                });
+            }
+            if !is_loaded(obj, target) {
+                continue;
+            }
+            if sh.sh_link(LE) != obj.symtab || obj.symtab == 0 {
+                return Err(Error::WrongSymbolTable {
+                    section: obj.id(i),
+                    link: sh.sh_link(LE),
+                    symtab: obj.symtab,
+                });
+            }
+            let want = if ty == elf::SHT_REL {
+                2 * word
+            } else {
+                3 * word
+            };
+            let entsize: u64 = sh.sh_entsize(LE).into();
+            if entsize != want {
+                return Err(Error::BadSection {
+                    section: obj.id(i),
+                    problem: "relocation entry size does not match the ELF class",
+                    value: entsize,
+                });
+            }
+            let size: u64 = sh.sh_size(LE).into();
+            if size % want != 0 {
+                return Err(Error::BadSection {
+                    section: obj.id(i),
+                    problem: "size is not a multiple of the relocation entry size",
+                    value: size,
+                });
+            }
+            if size > 0 {
+                plan.relocated[target as usize] = true;
+                plan.rel_sections.push(i);
+            }
+        }
+        // The init/fini tables come first in TEXT, sorted as GNU ld sorts them.
+        let mut tables: Vec<(Table, u32, u32)> = Vec::new();
+        for i in 0..obj.shnum {
+            let sh = obj.sh(i);
+            if let Some(t) = table_of(sh.sh_type(LE)) {
+                if !is_loaded(obj, i) {
+                    continue;
+                }
+                tables.push((t, priority(obj.section_name(i)), i));
+            }
+        }
+        tables.sort_unstable();
+        let mut cursor = [0u64; 4];
+        for &(t, _, i) in &tables {
+            let size: u64 = obj.sh(i).sh_size(LE).into();
+            if size % word != 0 {
+                return Err(Error::BadSection {
+                    section: obj.id(i),
+                    problem: "init/fini table size is not a multiple of the address size",
+                    value: size,
+                });
+            }
+            let entries = u32::try_from(size / word)
+                .ok()
+                .filter(|&e| e <= u32::from(u16::MAX));
+            let entries = entries.ok_or(Error::TooLarge {
+                what: "init/fini table entries",
+                value: size / word,
+                limit: u64::from(u16::MAX),
+            })?;
+            plan.table_len[t as usize] += entries;
+            if plan.table_len[t as usize] > u32::from(u16::MAX) {
+                return Err(Error::TooLarge {
+                    what: "init/fini table entries",
+                    value: u64::from(plan.table_len[t as usize]),
+                    limit: u64::from(u16::MAX),
+                });
+            }
+            cursor[0] = cursor[0].next_multiple_of(word);
+            plan.places[i as usize] = Place::Block(RegionKind::Text, cursor[0]);
+            plan.align[0] = plan.align[0].max(word);
+            cursor[0] += size;
+            plan.copied += size;
+        }
+        // Every other allocated section, in file order.
+        for i in 0..obj.shnum {
+            let sh = obj.sh(i);
+            let ty = sh.sh_type(LE);
+            if table_of(ty).is_some() || !is_loaded(obj, i) {
+                continue;
+            }
+            let flags = sh.sh_flags(LE).0;
+            if flags & elf::SHF_TLS.0 != 0 {
+                return Err(Error::Unsupported {
+                    section: obj.id(i),
+                    problem: "thread-local sections (SHF_TLS) are not supported yet",
+                });
+            }
+            let kind = kind_of(ty, flags);
+            let (off, size): (u64, u64) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
+            let align: u64 = sh.sh_addralign(LE).into();
+            let align = align.max(1);
+            let addr = base.wrapping_add(off);
+            let in_place = match storage {
+                Storage::Temporary => false,
+                Storage::Persistent => {
+                    kind != RegionKind::Bss
+                        && kind != RegionKind::Data
+                        && !plan.relocated[i as usize]
+                }
+                Storage::Writable => kind != RegionKind::Bss,
+            } && addr % align == 0
+                && ok(kind, addr, size);
+            if in_place {
+                plan.places[i as usize] = Place::InBuffer;
+                plan.in_place += size;
+                continue;
+            }
+            let k = kind as usize;
+            let at = cursor[k].next_multiple_of(align);
+            plan.places[i as usize] = Place::Block(kind, at);
+            plan.align[k] = plan.align[k].max(align);
+            cursor[k] = at + size;
+            if kind != RegionKind::Bss {
+                plan.copied += size;
+            }
+        }
+        // Common symbols are allocated at the end of BSS.
+        plan.common_start = cursor[3];
+        for s in 1..obj.nsyms {
+            let sym = obj.sym(s);
+            if sym.st_shndx(LE) == elf::SHN_COMMON {
+                let align: u64 = sym.st_value(LE).into();
+                let size: u64 = sym.st_size(LE).into();
+                let align = align.max(1);
+                if !align.is_power_of_two() {
+                    return Err(Error::BadSymbolSection {
+                        symbol: s,
+                        name: crate::error::Name::new(obj.sym_name(s).unwrap_or(&[])),
+                        index: u32::from(elf::SHN_COMMON.0),
+                        problem: "its alignment is not a power of two",
+                    });
+                }
+                cursor[3] = cursor[3].next_multiple_of(align) + size;
+                plan.align[3] = plan.align[3].max(align);
+            }
+        }
+        plan.raw = cursor;
+        Ok(plan)
+    }
+
+    /// Reserve `slots` GOT entries and `veneers` veneers of `veneer_size` bytes in TEXT.
+    pub fn reserve(
+        &mut self,
+        word: u64,
+        slots: u32,
+        veneers: u32,
+        veneer_size: u64,
+        veneer_align: u64,
+    ) {
+        let t = &mut self.raw[0];
+        if slots > 0 {
+            *t = t.next_multiple_of(word);
+            self.got = (*t, slots);
+            *t += u64::from(slots) * word;
+            self.align[0] = self.align[0].max(word);
+        }
+        if veneers > 0 {
+            *t = t.next_multiple_of(veneer_align);
+            self.veneers = (*t, veneers);
+            *t += u64::from(veneers) * veneer_size;
+            self.align[0] = self.align[0].max(veneer_align);
+        }
+    }
+}
+
+/// Whether section `i` is part of the loaded image.
+pub(crate) fn is_loaded<E: FileHeader<Endian = LE>>(obj: &Object<'_, E>, i: u32) -> bool {
+    let flags = obj.flags(i);
+    if flags & elf::SHF_ALLOC.0 == 0 {
+        return false;
+    }
+    // Unwind tables are not used by extensions; dropping them saves memory and relocations.
+    obj.section_name(i) != b".eh_frame"
+}

@@ -1,0 +1,681 @@
+//! Linking: resolve symbols, place sections, apply relocations. Architecture independent;
+//! the per-architecture rules come from [`crate::arch`].
+
+pub mod exports;
+
+use alloc::borrow::Cow;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+use object::elf;
+use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, Sym};
+use object::{pod, LittleEndian as LE};
+
+use crate::arch::{Fail, Fixup, Need, Relocator};
+use crate::elf::{Object, Source};
+use crate::error::{Error, Name, RelocType, Result};
+use crate::layout::{BlockLayout, Place, Plan, RegionKind};
+use crate::loader::Storage;
+use crate::memory::{Block, Memory};
+
+/// A symbol the object needs from outside, to be filled in by a [`Resolve`].
+pub(crate) struct Wanted<'n> {
+    /// Its name.
+    pub name: &'n [u8],
+    /// Its address once found.
+    pub addr: Option<u64>,
+    /// The loaded extension that provides it, if not the host.
+    pub provider: Option<NonNull<()>>,
+}
+
+/// Finds the addresses of undefined symbols.
+pub(crate) trait Resolve {
+    /// Fill in `wanted` (sorted by name, no duplicates) where possible.
+    fn resolve(&self, wanted: &mut [Wanted<'_>], mem: &dyn Memory);
+}
+
+/// What the registry keeps of a successful link.
+pub(crate) struct Linked {
+    /// The block holding the copied regions (none when nothing had to be copied).
+    pub block: Option<Block>,
+    /// Its layout.
+    pub layout: BlockLayout,
+    /// Entries of the preinit, init and fini tables.
+    pub tables: [u16; 3],
+    /// Extensions this one links against.
+    pub deps: Vec<NonNull<()>>,
+    /// Exported symbols (index, address), for storage types that keep them.
+    pub exports: Vec<(u32, u64)>,
+    /// Relocations applied.
+    pub relocations: u64,
+    /// Bytes copied out of the object.
+    pub copied: u64,
+    /// Bytes used in place.
+    pub in_place: u64,
+}
+
+/// Where the object's bytes are, for placement decisions and in-place writes.
+pub(crate) struct Site {
+    /// Storage type of the loader.
+    pub storage: Storage,
+    /// Host address of the caller's buffer (persistent and writable storage).
+    pub base: u64,
+    /// The writable buffer, relocated in place.
+    pub writable: Option<NonNull<u8>>,
+}
+
+const REFERENCED: u8 = 1;
+const GOT: u8 = 2;
+const BRANCH: u8 = 4;
+const FAR_BRANCH: u8 = 8;
+
+/// One relocation entry, whatever its format.
+#[derive(Clone, Copy)]
+struct Entry {
+    offset: u64,
+    rtype: u32,
+    sym: u32,
+    addend: Option<i64>,
+}
+
+fn entries<'d, E: FileHeader<Endian = LE>>(
+    rela: bool,
+    bytes: &'d [u8],
+) -> impl Iterator<Item = Entry> + 'd {
+    let (rels, relas): (&[E::Rel], &[E::Rela]) = if rela {
+        (&[], pod::slice_from_all_bytes(bytes).unwrap_or(&[]))
+    } else {
+        (pod::slice_from_all_bytes(bytes).unwrap_or(&[]), &[])
+    };
+    let a = rels.iter().map(|r| Entry {
+        offset: r.r_offset(LE).into(),
+        rtype: r.r_type(LE).0,
+        sym: r.r_sym(LE),
+        addend: None,
+    });
+    let b = relas.iter().map(|r| Entry {
+        offset: r.r_offset(LE).into(),
+        rtype: r.r_type(LE, false).0,
+        sym: r.r_sym(LE, false),
+        addend: Some(r.r_addend(LE).into()),
+    });
+    a.chain(b)
+}
+
+/// The address of a section once placed.
+fn section_addr(place: Place, layout: &BlockLayout, block: u64, in_place: u64) -> Option<u64> {
+    match place {
+        Place::Skip => None,
+        Place::Block(kind, off) => Some(block + layout.offsets[kind as usize] + off),
+        Place::InBuffer => Some(in_place),
+    }
+}
+
+/// Label of symbol `s` for messages: its name, or its section's name for section symbols.
+fn label<E: FileHeader<Endian = LE>>(obj: &Object<'_, E>, s: u32) -> Name {
+    if s >= obj.nsyms {
+        return Name::new(b"?");
+    }
+    let sym = obj.sym(s);
+    if sym.st_type() == elf::STT_SECTION {
+        return Name::new(obj.section_name(u32::from(sym.st_shndx(LE).0)));
+    }
+    Name::new(obj.sym_name(s).unwrap_or(b"?"))
+}
+
+/// Whether symbol `s` is exported: global or weak, defined, and not hidden.
+pub(crate) fn is_export<S: Sym<Endian = LE>>(sym: &S) -> bool {
+    let bind = sym.st_bind();
+    let shndx = sym.st_shndx(LE);
+    (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
+        && shndx != elf::SHN_UNDEF
+        && sym.st_type() != elf::STT_SECTION
+        && sym.st_type() != elf::STT_FILE
+        && matches!(sym.st_visibility(), elf::STV_DEFAULT | elf::STV_PROTECTED)
+}
+
+/// Address of symbol `s` given the placement. `common` is the running BSS offset for
+/// common symbols, advanced in symbol order exactly as the plan did.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
+    obj: &Object<'_, E>,
+    plan: &Plan,
+    layout: &BlockLayout,
+    block: u64,
+    base: u64,
+    mem: &M,
+    s: u32,
+    common: &mut u64,
+) -> Result<Option<u64>> {
+    let sym = obj.sym(s);
+    let shndx = sym.st_shndx(LE);
+    let value: u64 = sym.st_value(LE).into();
+    if shndx == elf::SHN_UNDEF {
+        return Ok(None);
+    }
+    if shndx == elf::SHN_ABS {
+        return Ok(Some(value));
+    }
+    if shndx == elf::SHN_COMMON {
+        let size: u64 = sym.st_size(LE).into();
+        let at = common.next_multiple_of(value.max(1));
+        *common = at + size;
+        return Ok(Some(block + layout.offsets[RegionKind::Bss as usize] + at));
+    }
+    let i = u32::from(shndx.0);
+    let bad = |problem| Error::BadSymbolSection {
+        symbol: s,
+        name: label(obj, s),
+        index: i,
+        problem,
+    };
+    if i >= obj.shnum || shndx.0 >= elf::SHN_LORESERVE {
+        return Err(bad("which does not exist"));
+    }
+    let size: u64 = obj.sh(i).sh_size(LE).into();
+    if value > size {
+        return Err(Error::SymbolOutsideSection {
+            name: label(obj, s),
+            section: obj.id(i),
+            value,
+            size,
+        });
+    }
+    let (off, _) = obj.file_range(i);
+    let in_place = mem.in_place_addr(base.wrapping_add(off));
+    match section_addr(plan.places[i as usize], layout, block, in_place) {
+        Some(a) => Ok(Some(a + value)),
+        None => Err(bad("a section that is not loaded")),
+    }
+}
+
+/// Link `obj` into `mem`: plan, resolve, allocate, copy, relocate, protect.
+pub(crate) fn link<'a, E, R, M>(
+    obj: &Object<'a, E>,
+    src: &mut impl Source<'a>,
+    mem: &mut M,
+    site: &Site,
+    resolver: &dyn Resolve,
+) -> Result<Linked>
+where
+    E: FileHeader<Endian = LE>,
+    R: Relocator,
+    M: Memory,
+{
+    let arch = R::ARCH;
+    let word = u64::from(arch.word_size());
+    let mut plan = {
+        let m: &M = mem;
+        Plan::new(obj, site.storage, site.base, &|k, a, l| {
+            m.in_place_ok(k, a, l)
+        })?
+    };
+    if site.writable.is_some() {
+        check_in_place_apart(obj, &plan)?;
+    }
+
+    // Pass 1: check every relocation and learn what each symbol needs.
+    let mut flags = vec![0u8; obj.nsyms as usize];
+    let mut rel_data: Vec<Cow<'a, [u8]>> = Vec::with_capacity(plan.rel_sections.len());
+    let mut count = 0u64;
+    for &r in &plan.rel_sections {
+        let sh = obj.sh(r);
+        let target = sh.sh_info(LE);
+        let rela = sh.sh_type(LE) == elf::SHT_RELA;
+        let (off, size) = obj.file_range(r);
+        let bytes = src.get(off, size)?;
+        let tsize: u64 = obj.sh(target).sh_size(LE).into();
+        let tplace = plan.places[target as usize];
+        for (j, e) in entries::<E>(rela, &bytes).enumerate() {
+            count += 1;
+            let Some(how) = R::howto(e.rtype) else {
+                return Err(Error::UnsupportedRelocation {
+                    arch,
+                    rtype: RelocType { arch, raw: e.rtype },
+                    section: obj.id(target),
+                    offset: e.offset,
+                });
+            };
+            if how.need == Need::Skip {
+                continue;
+            }
+            let fits = e.offset >= u64::from(how.before)
+                && e.offset
+                    .checked_add(u64::from(how.width))
+                    .is_some_and(|end| end <= tsize);
+            if !fits {
+                return Err(Error::RelocationOutOfSection {
+                    section: obj.id(r),
+                    reloc: j as u32,
+                    offset: e.offset,
+                    width: how.width,
+                    target: obj.id(target),
+                    size: tsize,
+                });
+            }
+            if e.sym >= obj.nsyms {
+                return Err(Error::BadSymbolIndex {
+                    section: obj.id(r),
+                    reloc: j as u32,
+                    index: e.sym,
+                    count: obj.nsyms,
+                });
+            }
+            let f = &mut flags[e.sym as usize];
+            *f |= REFERENCED;
+            match how.need {
+                Need::Got => *f |= GOT,
+                Need::Branch => {
+                    *f |= BRANCH;
+                    // A branch from one kind of placement to another may be far apart.
+                    let sym = obj.sym(e.sym);
+                    let tidx = u32::from(sym.st_shndx(LE).0);
+                    let same = tidx < obj.shnum
+                        && sym.st_shndx(LE).0 < elf::SHN_LORESERVE
+                        && matches!(
+                            (plan.places[tidx as usize], tplace),
+                            (Place::Block(..), Place::Block(..)) | (Place::InBuffer, Place::InBuffer)
+                        );
+                    if !same {
+                        *f |= FAR_BRANCH;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rel_data.push(bytes);
+    }
+
+    // Pass 2: resolve what the object does not define.
+    let mut wanted: Vec<(u32, Wanted<'_>)> = Vec::new();
+    for s in 1..obj.nsyms {
+        if flags[s as usize] & REFERENCED == 0 {
+            continue;
+        }
+        let sym = obj.sym(s);
+        if sym.st_shndx(LE) == elf::SHN_UNDEF {
+            let name = obj.sym_name(s)?;
+            wanted.push((
+                s,
+                Wanted {
+                    name,
+                    addr: None,
+                    provider: None,
+                },
+            ));
+        }
+    }
+    wanted.sort_unstable_by(|a, b| a.1.name.cmp(b.1.name));
+    let mut unique: Vec<Wanted<'_>> = Vec::new();
+    for (_, w) in &wanted {
+        if unique.last().is_none_or(|u: &Wanted<'_>| u.name != w.name) {
+            unique.push(Wanted {
+                name: w.name,
+                addr: None,
+                provider: None,
+            });
+        }
+    }
+    resolver.resolve(&mut unique, &*mem);
+    let mut missing = Vec::new();
+    let mut deps: Vec<NonNull<()>> = Vec::new();
+    let mut undefined_addr = vec![0u64; 0];
+    undefined_addr.resize(wanted.len(), 0);
+    for (k, (s, w)) in wanted.iter().enumerate() {
+        let u = unique
+            .binary_search_by(|u| u.name.cmp(w.name))
+            .map(|i| &unique[i]);
+        match u {
+            Ok(Wanted {
+                addr: Some(a),
+                provider,
+                ..
+            }) => {
+                undefined_addr[k] = *a;
+                if let Some(p) = provider {
+                    if !deps.contains(p) {
+                        deps.push(*p);
+                    }
+                }
+            }
+            _ if obj.sym(*s).st_bind() == elf::STB_WEAK => undefined_addr[k] = 0,
+            _ => {
+                let n = Name::new(w.name);
+                if !missing.contains(&n) {
+                    missing.push(n);
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingSymbols(missing));
+    }
+
+    // GOT slots and veneers, one per symbol that needs them.
+    let got_syms: Vec<u32> = (1..obj.nsyms)
+        .filter(|&s| flags[s as usize] & GOT != 0)
+        .collect();
+    let veneer_syms: Vec<u32> = (1..obj.nsyms)
+        .filter(|&s| {
+            let f = flags[s as usize];
+            f & BRANCH != 0 && (f & FAR_BRANCH != 0 || obj.sym(s).st_shndx(LE) == elf::SHN_UNDEF)
+        })
+        .collect();
+    let too_many = |what, n: usize| Error::TooLarge {
+        what,
+        value: n as u64,
+        limit: u64::from(u32::MAX),
+    };
+    let got_n =
+        u32::try_from(got_syms.len()).map_err(|_| too_many("GOT entries", got_syms.len()))?;
+    let ven_n =
+        u32::try_from(veneer_syms.len()).map_err(|_| too_many("veneers", veneer_syms.len()))?;
+    plan.reserve(word, got_n, ven_n, R::VENEER_SIZE as u64, R::VENEER_ALIGN);
+    let layout = BlockLayout::arrange(plan.raw, plan.align, &mem.granules());
+    for k in 0..4 {
+        if layout.sizes[k] > u64::from(u32::MAX) {
+            return Err(Error::TooLarge {
+                what: "region",
+                value: layout.sizes[k],
+                limit: u64::from(u32::MAX),
+            });
+        }
+    }
+
+    // Allocate; from here on every error frees the block.
+    let block = if layout.size > 0 {
+        Some(mem.alloc_block(&layout)?)
+    } else {
+        None
+    };
+    let result = fill::<E, R, M>(
+        obj,
+        src,
+        mem,
+        site,
+        &plan,
+        &layout,
+        block,
+        &rel_data,
+        &wanted,
+        &undefined_addr,
+        &got_syms,
+        &veneer_syms,
+    );
+    match result {
+        Ok(exports) => {
+            let tables = [
+                plan.table_len[0] as u16,
+                plan.table_len[1] as u16,
+                plan.table_len[2] as u16,
+            ];
+            Ok(Linked {
+                block,
+                layout,
+                tables,
+                deps,
+                exports,
+                relocations: count,
+                copied: plan.copied,
+                in_place: plan.in_place,
+            })
+        }
+        Err(e) => {
+            if let Some(b) = block {
+                // SAFETY: `b` was allocated above with `layout` and nothing else refers to it.
+                unsafe { mem.free_block(b, &layout) };
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Copy sections, compute symbol addresses, fill GOT and veneers, relocate and seal.
+#[allow(clippy::too_many_arguments)]
+fn fill<'a, E, R, M>(
+    obj: &Object<'a, E>,
+    src: &mut impl Source<'a>,
+    mem: &mut M,
+    site: &Site,
+    plan: &Plan,
+    layout: &BlockLayout,
+    block: Option<Block>,
+    rel_data: &[Cow<'a, [u8]>],
+    wanted: &[(u32, Wanted<'_>)],
+    undefined_addr: &[u64],
+    got_syms: &[u32],
+    veneer_syms: &[u32],
+) -> Result<Vec<(u32, u64)>>
+where
+    E: FileHeader<Endian = LE>,
+    R: Relocator,
+    M: Memory + ?Sized,
+{
+    let arch = R::ARCH;
+    let word = arch.word_size() as usize;
+    let block_addr = block.map_or(0, |b| b.addr);
+    let image: &mut [u8] = match block {
+        // SAFETY: the memory backend handed out `layout.size` writable bytes at `ptr`, owned
+        // by this load until it is freed.
+        Some(b) => unsafe { core::slice::from_raw_parts_mut(b.ptr.as_ptr(), layout.size as usize) },
+        None => &mut [],
+    };
+    image.fill(0);
+    for i in 0..obj.shnum {
+        if let Place::Block(kind, off) = plan.places[i as usize] {
+            let sh = obj.sh(i);
+            if sh.sh_type(LE) == elf::SHT_NOBITS {
+                continue;
+            }
+            let (foff, size) = obj.file_range(i);
+            let at = (layout.offsets[kind as usize] + off) as usize;
+            src.copy(foff, &mut image[at..at + size as usize])?;
+        }
+    }
+
+    // Symbol addresses.
+    let mut addrs = vec![0u64; obj.nsyms as usize];
+    let mut common = plan.common_start;
+    for s in 1..obj.nsyms {
+        if let Some(a) = symbol_addr(
+            obj,
+            plan,
+            layout,
+            block_addr,
+            site.base,
+            mem,
+            s,
+            &mut common,
+        )? {
+            addrs[s as usize] = a;
+        }
+    }
+    for (k, (s, _)) in wanted.iter().enumerate() {
+        addrs[*s as usize] = undefined_addr[k];
+    }
+    let text = layout.offsets[0] as usize;
+    let (got_off, _) = plan.got;
+    for (slot, &s) in got_syms.iter().enumerate() {
+        let at = text + got_off as usize + slot * word;
+        image[at..at + word].copy_from_slice(&addrs[s as usize].to_le_bytes()[..word]);
+    }
+    let (ven_off, _) = plan.veneers;
+    for (v, &s) in veneer_syms.iter().enumerate() {
+        let at = text + ven_off as usize + v * R::VENEER_SIZE;
+        R::write_veneer(
+            &mut image[at..at + R::VENEER_SIZE],
+            block_addr + at as u64,
+            addrs[s as usize],
+        );
+    }
+    let got_addr = block_addr + text as u64 + got_off;
+    let ven_addr = block_addr + text as u64 + ven_off;
+
+    // Relocate, section by section.
+    for (n, &r) in plan.rel_sections.iter().enumerate() {
+        let sh = obj.sh(r);
+        let target = sh.sh_info(LE);
+        let rela = sh.sh_type(LE) == elf::SHT_RELA;
+        let (toff, tsize) = obj.file_range(target);
+        let (sect, taddr): (&mut [u8], u64) = match plan.places[target as usize] {
+            Place::Block(kind, off) => {
+                let at = (layout.offsets[kind as usize] + off) as usize;
+                (&mut image[at..at + tsize as usize], block_addr + at as u64)
+            }
+            Place::InBuffer => match site.writable {
+                // SAFETY: a writable loader's buffer is exclusively borrowed for the
+                // registry's lifetime; `check_in_place_apart` proved this section shares no
+                // byte with any table elfext still reads, and with no other section.
+                Some(w) => unsafe {
+                    let p = w.as_ptr().add(toff as usize);
+                    (
+                        core::slice::from_raw_parts_mut(p, tsize as usize),
+                        mem.in_place_addr(site.base + toff),
+                    )
+                },
+                // Persistent sections with relocations are never placed in place.
+                None => continue,
+            },
+            Place::Skip => continue,
+        };
+        for e in entries::<E>(rela, &rel_data[n]) {
+            let Some(how) = R::howto(e.rtype) else {
+                continue;
+            };
+            if how.need == Need::Skip {
+                continue;
+            }
+            let at = e.offset as usize;
+            let place = &mut sect[at - how.before as usize..at + how.width as usize];
+            let a = match e.addend {
+                Some(a) => a,
+                None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
+            };
+            let s = e.sym;
+            let got = got_syms
+                .binary_search(&s)
+                .ok()
+                .map(|i| got_addr + (i * word) as u64);
+            let veneer = if how.need == Need::Branch {
+                veneer_syms
+                    .binary_search(&s)
+                    .ok()
+                    .map(|i| ven_addr + (i * R::VENEER_SIZE) as u64)
+            } else {
+                None
+            };
+            let fx = Fixup {
+                rtype: e.rtype,
+                p: taddr + e.offset,
+                s: addrs[s as usize],
+                a,
+                got,
+                veneer,
+            };
+            R::apply(&fx, place).map_err(|fail| {
+                let rtype = RelocType { arch, raw: e.rtype };
+                match fail {
+                    Fail::Overflow { value, min, max } => Error::RelocationOverflow {
+                        rtype,
+                        symbol: label(obj, s),
+                        section: obj.id(target),
+                        offset: e.offset,
+                        value,
+                        min,
+                        max,
+                    },
+                    Fail::BadInstruction(problem) => Error::BadInstruction {
+                        rtype,
+                        section: obj.id(target),
+                        offset: e.offset,
+                        problem,
+                    },
+                }
+            })?;
+        }
+    }
+    if let Some(b) = &block {
+        mem.seal(b, layout)?;
+    }
+
+    // Exports are kept only when the object's symbol table will be gone.
+    let mut exports = Vec::new();
+    if site.storage == Storage::Temporary {
+        for s in 1..obj.nsyms {
+            if is_export(obj.sym(s)) {
+                exports.push((s, addrs[s as usize]));
+            }
+        }
+    }
+    Ok(exports)
+}
+
+/// For writable storage: no section used in place may share a byte with the headers or
+/// tables elfext reads, or with another section.
+fn check_in_place_apart<E: FileHeader<Endian = LE>>(
+    obj: &Object<'_, E>,
+    plan: &Plan,
+) -> Result<()> {
+    // (start, end, what, section index); "what" is None for a section used in place.
+    let mut ranges: Vec<(u64, u64, Option<&'static str>, u32)> = Vec::new();
+    ranges.push((0, core::mem::size_of::<E>() as u64, Some("ELF header"), 0));
+    let shsize = core::mem::size_of::<E::SectionHeader>() as u64;
+    ranges.push((
+        obj.shoff,
+        obj.shoff + u64::from(obj.shnum) * shsize,
+        Some("section headers"),
+        0,
+    ));
+    for i in 0..obj.shnum {
+        let ty = obj.sh(i).sh_type(LE);
+        let (off, size) = obj.file_range(i);
+        let what = match ty {
+            elf::SHT_SYMTAB => Some("symbol table"),
+            elf::SHT_STRTAB => Some("string table"),
+            elf::SHT_REL | elf::SHT_RELA => Some("relocations"),
+            _ if plan.places[i as usize] == Place::InBuffer => None,
+            _ => continue,
+        };
+        if size > 0 {
+            ranges.push((off, off + size, what, i));
+        }
+    }
+    ranges.sort_unstable();
+    // Sweep in address order, remembering the furthest end of sections and of tables seen.
+    let mut section_end = 0u64;
+    let mut table_end: (u64, &'static str) = (0, "");
+    let mut last_section = 0u32;
+    for &(start, end, what, i) in &ranges {
+        match what {
+            None => {
+                if start < table_end.0 {
+                    return Err(Error::InPlaceOverlap {
+                        section: obj.id(i),
+                        what: table_end.1,
+                    });
+                }
+                if start < section_end {
+                    return Err(Error::InPlaceOverlap {
+                        section: obj.id(i),
+                        what: "other sections",
+                    });
+                }
+                section_end = section_end.max(end);
+                last_section = i;
+            }
+            Some(w) => {
+                if start < section_end {
+                    return Err(Error::InPlaceOverlap {
+                        section: obj.id(last_section),
+                        what: w,
+                    });
+                }
+                if end > table_end.0 {
+                    table_end = (end, w);
+                }
+            }
+        }
+    }
+    Ok(())
+}

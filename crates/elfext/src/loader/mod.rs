@@ -1,0 +1,218 @@
+//! Loaders: where the bytes of an object come from, and how long they stay.
+//!
+//! The storage type is a property of the loader, not a parameter of the load:
+//!
+//! | loader | storage | what elfext does |
+//! |---|---|---|
+//! | [`BufLoader::temporary`], [`IoLoader`], `FileLoader` | [`Storage::Temporary`] | copies every section it needs into the extension heap |
+//! | [`BufLoader::persistent`] | [`Storage::Persistent`] | uses read-only sections without relocations in place |
+//! | [`BufLoader::writable`] | [`Storage::Writable`] | relocates the buffer itself and runs from it |
+//!
+//! A persistent or writable buffer is borrowed by the [`Registry`](crate::Registry) for the
+//! registry's lifetime `'buf`, so it cannot be dropped or changed while an extension may map
+//! it:
+//!
+//! ```compile_fail
+//! use elfext::{BufLoader, ExtHeap, Granules, Registry, NoExports};
+//! let mut arena = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+//! let registry: Registry<'_, _> = Registry::new(ExtHeap::new(&mut arena, Granules::NONE), &NoExports);
+//! let object = std::vec![0u8; 64];
+//! let _ = registry.load("ext", BufLoader::persistent(&object));
+//! drop(object); // error: `object` is still borrowed by the registry
+//! registry.names(|_| {});
+//! ```
+//!
+//! A writable buffer after unload is *dirty*: its sections hold relocated values, so load it
+//! again only from a fresh copy of the object.
+
+#[cfg(feature = "std")]
+mod file;
+#[cfg(feature = "std")]
+pub use file::FileLoader;
+
+use crate::error::{Error, Result};
+
+/// How long the bytes behind a loader live, and whether elfext may write to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Storage {
+    /// Bytes are gone after the load returns: everything needed is copied.
+    Temporary,
+    /// Bytes stay, read-only, for as long as the extension is loaded (flash, a `static`).
+    Persistent,
+    /// Bytes stay and may be modified: the object is relocated and used where it is.
+    Writable,
+}
+
+/// The buffer behind a persistent or writable loader, borrowed for `'buf`.
+#[derive(Debug)]
+pub enum InPlace<'buf> {
+    /// A read-only buffer.
+    Persistent(&'buf [u8]),
+    /// A buffer elfext relocates in place.
+    Writable(&'buf mut [u8]),
+}
+
+/// A source of object bytes.
+///
+/// Implement [`len`](Loader::len) and [`read_at`](Loader::read_at) for any storage; a custom
+/// loader is [`Storage::Temporary`] unless it overrides [`storage`](Loader::storage) and
+/// [`in_place`](Loader::in_place).
+pub trait Loader<'buf> {
+    /// The storage type of the bytes.
+    fn storage(&self) -> Storage {
+        Storage::Temporary
+    }
+    /// Length of the object in bytes.
+    fn len(&self) -> u64;
+    /// Whether the object is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copy `buf.len()` bytes starting at `offset`.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// Borrow `len` bytes at `offset` without copying, when the loader can.
+    fn peek(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let _ = (offset, len);
+        None
+    }
+    /// Hand over the buffer of a persistent or writable loader (called once per load).
+    fn in_place(&mut self) -> Option<InPlace<'buf>> {
+        None
+    }
+}
+
+enum Bytes<'buf, 't> {
+    Temporary(&'t [u8]),
+    Persistent(&'buf [u8]),
+    Writable(Option<&'buf mut [u8]>, u64),
+}
+
+/// A loader over a byte buffer, with its storage type chosen by the constructor.
+///
+/// `'buf` is how long an extension may map the bytes; `'t` is how long a temporary buffer
+/// lives (it need not outlive the registry).
+pub struct BufLoader<'buf, 't> {
+    bytes: Bytes<'buf, 't>,
+}
+
+impl<'buf, 't> BufLoader<'buf, 't> {
+    /// Bytes that may disappear after the load: everything is copied.
+    pub fn temporary(bytes: &'t [u8]) -> Self {
+        BufLoader {
+            bytes: Bytes::Temporary(bytes),
+        }
+    }
+}
+
+impl<'buf> BufLoader<'buf, 'buf> {
+    /// Read-only bytes that outlive the registry: sections that never change run in place.
+    pub fn persistent(bytes: &'buf [u8]) -> Self {
+        BufLoader {
+            bytes: Bytes::Persistent(bytes),
+        }
+    }
+    /// Bytes that outlive the registry and may be relocated in place: nothing is copied.
+    ///
+    /// The buffer is dirty afterwards: it holds relocated sections, not the original object.
+    pub fn writable(bytes: &'buf mut [u8]) -> Self {
+        let len = bytes.len() as u64;
+        BufLoader {
+            bytes: Bytes::Writable(Some(bytes), len),
+        }
+    }
+}
+
+impl<'buf> Loader<'buf> for BufLoader<'buf, '_> {
+    fn storage(&self) -> Storage {
+        match self.bytes {
+            Bytes::Temporary(_) => Storage::Temporary,
+            Bytes::Persistent(_) => Storage::Persistent,
+            Bytes::Writable(..) => Storage::Writable,
+        }
+    }
+    fn len(&self) -> u64 {
+        match &self.bytes {
+            Bytes::Writable(_, len) => *len,
+            _ => self.slice_any().len() as u64,
+        }
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let total = self.len();
+        let src = self.peek(offset, buf.len() as u64).ok_or(Error::Read {
+            offset,
+            len: buf.len() as u64,
+            len_total: total,
+        })?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn peek(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let bytes = self.slice_any();
+        let start = usize::try_from(offset).ok()?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        bytes.get(start..end)
+    }
+    fn in_place(&mut self) -> Option<InPlace<'buf>> {
+        match &mut self.bytes {
+            Bytes::Temporary(_) => None,
+            Bytes::Persistent(b) => Some(InPlace::Persistent(b)),
+            Bytes::Writable(b, _) => b.take().map(InPlace::Writable),
+        }
+    }
+}
+
+impl BufLoader<'_, '_> {
+    fn slice_any(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Temporary(b) => b,
+            Bytes::Persistent(b) => b,
+            Bytes::Writable(Some(b), _) => b,
+            Bytes::Writable(None, _) => &[],
+        }
+    }
+}
+
+/// A temporary loader over any [`embedded_io::Read`] + [`embedded_io::Seek`] stream
+/// (a UART with a protocol, a file system, a network stream).
+pub struct IoLoader<R> {
+    io: R,
+    len: u64,
+}
+
+impl<R: embedded_io::Read + embedded_io::Seek> IoLoader<R> {
+    /// Wrap a stream whose total length is `len` bytes.
+    pub fn new(io: R, len: u64) -> Self {
+        IoLoader { io, len }
+    }
+    /// Wrap a stream and find its length by seeking to its end.
+    pub fn from_stream(mut io: R) -> Result<Self> {
+        let len = io
+            .seek(embedded_io::SeekFrom::End(0))
+            .map_err(|_| Error::Io { offset: 0 })?;
+        Ok(IoLoader { io, len })
+    }
+    /// Give the stream back.
+    pub fn into_inner(self) -> R {
+        self.io
+    }
+}
+
+impl<R: embedded_io::Read + embedded_io::Seek> Loader<'_> for IoLoader<R> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.len) {
+            return Err(Error::Read {
+                offset,
+                len: buf.len() as u64,
+                len_total: self.len,
+            });
+        }
+        self.io
+            .seek(embedded_io::SeekFrom::Start(offset))
+            .map_err(|_| Error::Io { offset })?;
+        self.io.read_exact(buf).map_err(|_| Error::Io { offset })
+    }
+}

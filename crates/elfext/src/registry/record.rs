@@ -1,0 +1,381 @@
+//! The per-extension record: one allocation of loader metadata in the extension heap.
+//!
+//! ```text
+//! Header (56 bytes on 64-bit hosts, 52 on 32-bit)
+//! name bytes
+//! dependencies: i32 offsets from this record to each record it links against
+//! exports (temporary storage only): (address u64, name offset u32, name length u32),
+//!     sorted by name, then the names themselves
+//! ```
+//!
+//! This module is the only place that reads and writes records through raw pointers.
+
+use core::alloc::Layout;
+use core::mem::{align_of, size_of};
+use core::ptr::NonNull;
+
+use crate::error::{Error, Result};
+use crate::loader::Storage;
+use crate::memory::Memory;
+
+/// The fixed part of a record.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Host address of the caller's buffer (persistent and writable storage), else 0.
+    pub source: usize,
+    /// Target address of the block (0 when there is none).
+    pub block_addr: u64,
+    /// Rounded sizes of TEXT, RODATA, DATA and BSS.
+    pub sizes: [u32; 4],
+    /// Size of the block.
+    pub block_size: u32,
+    /// Length of the caller's buffer, or the number of exports for temporary storage.
+    pub len: u32,
+    /// Offset from this record to the next one in the registry's list (0: last).
+    pub next: i32,
+    /// Entries in the preinit, init and fini tables.
+    pub tables: [u16; 3],
+    /// Use count.
+    pub uses: u16,
+    /// Number of dependencies.
+    pub n_deps: u8,
+    /// Length of the name.
+    pub name_len: u8,
+    /// Storage type (bits 0..2).
+    pub flags: u8,
+    /// log2 of the block's alignment.
+    pub align_log2: u8,
+}
+
+/// One export of a temporary extension.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct ExportEntry {
+    pub addr: u64,
+    pub name_off: u32,
+    pub name_len: u32,
+}
+
+/// Offsets of the parts of a record.
+struct Parts {
+    deps: usize,
+    exports: usize,
+    names: usize,
+    size: usize,
+}
+
+fn parts(name_len: usize, n_deps: usize, n_exports: usize, names_len: usize) -> Parts {
+    let deps = (size_of::<Header>() + name_len).next_multiple_of(4);
+    let exports = (deps + 4 * n_deps).next_multiple_of(align_of::<ExportEntry>());
+    let names = exports + n_exports * size_of::<ExportEntry>();
+    let size = (names + names_len).next_multiple_of(align_of::<Header>());
+    Parts {
+        deps,
+        exports,
+        names,
+        size,
+    }
+}
+
+const ALIGN: usize = if align_of::<Header>() > align_of::<ExportEntry>() {
+    align_of::<Header>()
+} else {
+    align_of::<ExportEntry>()
+};
+
+fn storage_bits(s: Storage) -> u8 {
+    match s {
+        Storage::Temporary => 0,
+        Storage::Persistent => 1,
+        Storage::Writable => 2,
+    }
+}
+
+/// A record in the extension heap.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Rec(pub NonNull<Header>);
+
+/// Everything needed to write a new record.
+pub(crate) struct NewRecord<'n> {
+    pub name: &'n [u8],
+    pub storage: Storage,
+    pub source: usize,
+    pub source_len: u64,
+    pub block_addr: u64,
+    pub sizes: [u64; 4],
+    pub block_size: u64,
+    pub block_align: u64,
+    pub tables: [u16; 3],
+    pub deps: &'n [Rec],
+    /// Exports (name, address), sorted by name.
+    pub exports: &'n [(&'n [u8], u64)],
+}
+
+fn too_large(what: &'static str, value: u64, limit: u64) -> Error {
+    Error::TooLarge { what, value, limit }
+}
+
+impl Rec {
+    /// Allocate and write a record.
+    pub fn create<M: Memory + ?Sized>(mem: &mut M, n: &NewRecord<'_>) -> Result<Rec> {
+        let name_len = u8::try_from(n.name.len())
+            .map_err(|_| too_large("extension name length", n.name.len() as u64, 255))?;
+        let n_deps = u8::try_from(n.deps.len())
+            .map_err(|_| too_large("dependencies", n.deps.len() as u64, 255))?;
+        let len = if n.storage == Storage::Temporary {
+            n.exports.len() as u64
+        } else {
+            n.source_len
+        };
+        let len = u32::try_from(len)
+            .map_err(|_| too_large("object size or export count", len, u64::from(u32::MAX)))?;
+        let block_size = u32::try_from(n.block_size)
+            .map_err(|_| too_large("block size", n.block_size, u64::from(u32::MAX)))?;
+        let mut sizes = [0u32; 4];
+        for (d, s) in sizes.iter_mut().zip(n.sizes) {
+            *d = u32::try_from(s).map_err(|_| too_large("region size", s, u64::from(u32::MAX)))?;
+        }
+        let names_len: usize = n.exports.iter().map(|(name, _)| name.len()).sum();
+        if names_len > u32::MAX as usize {
+            return Err(too_large(
+                "export names",
+                names_len as u64,
+                u64::from(u32::MAX),
+            ));
+        }
+        let p = parts(n.name.len(), n.deps.len(), n.exports.len(), names_len);
+        let layout = Layout::from_size_align(p.size, ALIGN)
+            .map_err(|_| too_large("record", p.size as u64, isize::MAX as u64))?;
+        let ptr = mem.alloc_meta(layout)?;
+        let rec = Rec(ptr.cast());
+        let mut offsets = [0i32; 255];
+        for (o, d) in offsets.iter_mut().zip(n.deps) {
+            match i32::try_from((d.0.as_ptr() as isize).wrapping_sub(ptr.as_ptr() as isize)) {
+                Ok(v) => *o = v,
+                Err(_) => {
+                    // SAFETY: just allocated with `layout`.
+                    unsafe { mem.free_meta(ptr, layout) };
+                    return Err(too_large(
+                        "distance between records",
+                        u64::MAX,
+                        i32::MAX as u64,
+                    ));
+                }
+            }
+        }
+        let header = Header {
+            source: n.source,
+            block_addr: n.block_addr,
+            sizes,
+            block_size,
+            len,
+            next: 0,
+            tables: n.tables,
+            uses: 1,
+            n_deps,
+            name_len,
+            flags: storage_bits(n.storage),
+            align_log2: n.block_align.max(1).trailing_zeros() as u8,
+        };
+        // SAFETY: `ptr` points to `p.size` fresh bytes aligned to `ALIGN`; each write below
+        // stays inside the part `parts` computed for it.
+        unsafe {
+            let base = ptr.as_ptr();
+            base.cast::<Header>().write(header);
+            core::ptr::copy_nonoverlapping(
+                n.name.as_ptr(),
+                base.add(size_of::<Header>()),
+                n.name.len(),
+            );
+            for (i, o) in offsets[..n.deps.len()].iter().enumerate() {
+                base.add(p.deps + 4 * i).cast::<i32>().write(*o);
+            }
+            let mut name_off = 0usize;
+            for (i, (name, addr)) in n.exports.iter().enumerate() {
+                let e = ExportEntry {
+                    addr: *addr,
+                    name_off: name_off as u32,
+                    name_len: name.len() as u32,
+                };
+                base.add(p.exports + i * size_of::<ExportEntry>())
+                    .cast::<ExportEntry>()
+                    .write(e);
+                core::ptr::copy_nonoverlapping(
+                    name.as_ptr(),
+                    base.add(p.names + name_off),
+                    name.len(),
+                );
+                name_off += name.len();
+            }
+        }
+        Ok(rec)
+    }
+
+    /// The fixed part.
+    pub fn header(&self) -> &Header {
+        // SAFETY: a `Rec` always points to a live record written by `create`.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The fixed part, for updates (the registry holds its lock).
+    ///
+    /// # Safety
+    /// No other reference to this record's header may be live.
+    pub unsafe fn header_mut(&mut self) -> &mut Header {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.as_mut() }
+    }
+
+    fn bytes(&self, at: usize, len: usize) -> &[u8] {
+        // SAFETY: callers ask only for parts inside the record, as laid out by `parts`.
+        unsafe { core::slice::from_raw_parts(self.0.as_ptr().cast::<u8>().add(at), len) }
+    }
+
+    fn parts(&self) -> Parts {
+        let h = self.header();
+        let n_exports = self.exports_len();
+        let names_len = if n_exports == 0 {
+            0
+        } else {
+            let last = self.export(n_exports - 1);
+            (last.name_off + last.name_len) as usize
+        };
+        parts(
+            usize::from(h.name_len),
+            usize::from(h.n_deps),
+            n_exports,
+            names_len,
+        )
+    }
+
+    fn exports_len(&self) -> usize {
+        let h = self.header();
+        if self.storage() == Storage::Temporary {
+            h.len as usize
+        } else {
+            0
+        }
+    }
+
+    /// The extension's name.
+    pub fn name(&self) -> &[u8] {
+        self.bytes(size_of::<Header>(), usize::from(self.header().name_len))
+    }
+
+    /// Storage type it was loaded with.
+    pub fn storage(&self) -> Storage {
+        match self.header().flags & 3 {
+            1 => Storage::Persistent,
+            2 => Storage::Writable,
+            _ => Storage::Temporary,
+        }
+    }
+
+    /// The records it links against.
+    pub fn deps(&self) -> impl Iterator<Item = Rec> + '_ {
+        let at = parts(usize::from(self.header().name_len), 0, 0, 0).deps;
+        (0..usize::from(self.header().n_deps)).map(move |i| {
+            let b = self.bytes(at + 4 * i, 4);
+            let off = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            // SAFETY: offsets were computed from live records; a record is only freed once
+            // no other record depends on it.
+            Rec(unsafe {
+                NonNull::new_unchecked(self.0.as_ptr().cast::<u8>().offset(off as isize).cast())
+            })
+        })
+    }
+
+    /// Export `i` of a temporary extension.
+    fn export(&self, i: usize) -> ExportEntry {
+        let h = self.header();
+        let at = parts(usize::from(h.name_len), usize::from(h.n_deps), 0, 0).exports
+            + i * size_of::<ExportEntry>();
+        // SAFETY: `i` is below the export count; entries are aligned by `parts`.
+        unsafe {
+            self.0
+                .as_ptr()
+                .cast::<u8>()
+                .add(at)
+                .cast::<ExportEntry>()
+                .read()
+        }
+    }
+
+    /// The exports of a temporary extension, in name order.
+    pub fn exports(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        let p = self.parts();
+        (0..self.exports_len()).map(move |i| {
+            let e = self.export(i);
+            (
+                self.bytes(p.names + e.name_off as usize, e.name_len as usize),
+                e.addr,
+            )
+        })
+    }
+
+    /// Binary search the exports of a temporary extension.
+    pub fn find_export(&self, name: &[u8]) -> Option<u64> {
+        let p = self.parts();
+        let (mut lo, mut hi) = (0, self.exports_len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let e = self.export(mid);
+            let n = self.bytes(p.names + e.name_off as usize, e.name_len as usize);
+            match n.cmp(name) {
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => return Some(e.addr),
+            }
+        }
+        None
+    }
+
+    /// Bytes and alignment of the record's allocation.
+    pub fn layout(&self) -> Layout {
+        // A record's layout was valid when it was created.
+        Layout::from_size_align(self.parts().size, ALIGN).unwrap_or(Layout::new::<Header>())
+    }
+
+    /// The next record in the list.
+    pub fn next(&self) -> Option<Rec> {
+        let off = self.header().next;
+        if off == 0 {
+            return None;
+        }
+        // SAFETY: `next` offsets are written by the registry between live records.
+        Some(Rec(unsafe {
+            NonNull::new_unchecked(self.0.as_ptr().cast::<u8>().offset(off as isize).cast())
+        }))
+    }
+
+    /// Point this record's `next` at `to`.
+    ///
+    /// # Safety
+    /// The registry's lock must be held and `to` must be a live record.
+    pub unsafe fn set_next(&mut self, to: Option<Rec>) -> Result<()> {
+        let off = match to {
+            None => 0,
+            Some(t) => {
+                i32::try_from((t.0.as_ptr() as isize).wrapping_sub(self.0.as_ptr() as isize))
+                    .map_err(|_| too_large("distance between records", u64::MAX, i32::MAX as u64))?
+            }
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.header_mut().next = off };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_compact() {
+        assert!(
+            size_of::<Header>() <= 56,
+            "record header grew to {} bytes",
+            size_of::<Header>()
+        );
+    }
+}
