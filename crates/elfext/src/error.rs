@@ -442,6 +442,10 @@ mod tests {
 
     #[test]
     fn error_stays_small() {
-        assert!(core::mem::size_of::<Error>() <= 128, "Error is {} bytes", core::mem::size_of::<Error>());
+        assert!(
+            core::mem::size_of::<Error>() <= 128,
+            "Error is {} bytes",
+            core::mem::size_of::<Error>()
+        );
     }
 }

@@ -275,7 +275,8 @@ where
                         && sym.st_shndx(LE).0 < elf::SHN_LORESERVE
                         && matches!(
                             (plan.places[tidx as usize], tplace),
-                            (Place::Block(..), Place::Block(..)) | (Place::InBuffer, Place::InBuffer)
+                            (Place::Block(..), Place::Block(..))
+                                | (Place::InBuffer, Place::InBuffer)
                         );
                     if !same {
                         *f |= FAR_BRANCH;

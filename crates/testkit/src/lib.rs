@@ -1,0 +1,185 @@
+//! Test and benchmark support for elfext.
+//!
+//! - [`build`] compiles extension sources from `extensions/` with a real compiler (gcc,
+//!   clang or rustc) into a cache under the target directory and returns the object bytes.
+//! - [`LowBuffer`] copies an object into memory mapped in the low 2 GiB, where x86-64 code
+//!   in the extension arena can reach it with 32-bit relocations, so persistent and
+//!   writable in-place paths run natively.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The `extensions/` folder.
+pub fn extensions_dir() -> PathBuf {
+    repo_root().join("extensions")
+}
+
+fn cache_dir() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("ext-objects");
+    std::fs::create_dir_all(&dir).expect("create object cache");
+    dir
+}
+
+/// A compiler that builds extension objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compiler {
+    /// The host `gcc`.
+    Gcc,
+    /// The host `clang`.
+    Clang,
+    /// `rustc` for `x86_64-unknown-linux-gnu`.
+    Rustc,
+}
+
+impl Compiler {
+    /// The command name.
+    pub fn command(self) -> &'static str {
+        match self {
+            Compiler::Gcc => "gcc",
+            Compiler::Clang => "clang",
+            Compiler::Rustc => "rustc",
+        }
+    }
+
+    /// Whether the compiler can be run here.
+    pub fn available(self) -> bool {
+        Command::new(self.command())
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+}
+
+/// Compile `source` (relative to `extensions/`, or absolute) with `compiler` and `flags`
+/// into an object and return its bytes. Results are cached by content and flags.
+///
+/// Panics with the compiler's output when compilation fails: a test cannot go on without
+/// its object.
+pub fn build(compiler: Compiler, source: &str, flags: &[&str]) -> Vec<u8> {
+    let path = build_path(compiler, source, flags);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Like [`build`], returning the object's path.
+pub fn build_path(compiler: Compiler, source: &str, flags: &[&str]) -> PathBuf {
+    let src = if Path::new(source).is_absolute() {
+        PathBuf::from(source)
+    } else {
+        extensions_dir().join(source)
+    };
+    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (compiler, &text, flags).hash(&mut h);
+    let stem = src.file_stem().and_then(|s| s.to_str()).unwrap_or("ext");
+    let out = cache_dir().join(format!("{stem}-{:016x}.o", h.finish()));
+    if out.exists() {
+        return out;
+    }
+    let tmp = out.with_extension(format!("{}.tmp", std::process::id()));
+    let mut cmd = Command::new(compiler.command());
+    match compiler {
+        Compiler::Gcc | Compiler::Clang => {
+            cmd.arg("-c").args(flags).arg(&src).arg("-o").arg(&tmp);
+        }
+        Compiler::Rustc => {
+            cmd.args([
+                "--crate-type=lib",
+                "--emit=obj",
+                "-C",
+                "panic=abort",
+                "-C",
+                "codegen-units=1",
+            ])
+            .args(flags)
+            .arg(&src)
+            .arg("-o")
+            .arg(&tmp);
+        }
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", compiler.command()));
+    if !output.status.success() {
+        panic!(
+            "{} {:?} {} failed:\n{}",
+            compiler.command(),
+            flags,
+            src.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    std::fs::rename(&tmp, &out).expect("store object");
+    out
+}
+
+/// Bytes in an anonymous mapping in the low 2 GiB of the address space (x86-64 Linux), so
+/// that extension code in `HostMemory` can reach them with 32-bit relocations.
+pub struct LowBuffer {
+    ptr: *mut u8,
+    len: usize,
+    map_len: usize,
+}
+
+impl LowBuffer {
+    /// Copy `bytes` into a new low mapping.
+    pub fn new(bytes: &[u8]) -> std::io::Result<Self> {
+        let map_len = bytes.len().div_ceil(4096).max(1) * 4096;
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        let low = libc::MAP_32BIT;
+        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+        let low = 0;
+        // SAFETY: an anonymous private mapping has no preconditions.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | low,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr = map.cast::<u8>();
+        // SAFETY: the mapping is `map_len >= bytes.len()` writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+        Ok(LowBuffer {
+            ptr,
+            len: bytes.len(),
+            map_len,
+        })
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr` is valid for `len` bytes for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// The bytes, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for LowBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the mapping created in `new`.
+        unsafe { libc::munmap(self.ptr.cast(), self.map_len) };
+    }
+}
