@@ -362,10 +362,10 @@ impl Plan {
                     limit: u64::from(u16::MAX),
                 });
             }
-            cursor[0] = cursor[0].next_multiple_of(word);
-            plan.places[i as usize] = Place::Block(RegionKind::Text, cursor[0]);
+            let at = grow(cursor[0], word, size)?;
+            plan.places[i as usize] = Place::Block(RegionKind::Text, at);
             plan.align[0] = plan.align[0].max(word);
-            cursor[0] += size;
+            cursor[0] = at + size;
             plan.copied += size;
         }
         // Every other allocated section, in file order.
@@ -403,7 +403,7 @@ impl Plan {
                 continue;
             }
             let k = kind as usize;
-            let at = cursor[k].next_multiple_of(align);
+            let at = grow(cursor[k], align, size)?;
             plan.places[i as usize] = Place::Block(kind, at);
             plan.align[k] = plan.align[k].max(align);
             cursor[k] = at + size;
@@ -427,7 +427,7 @@ impl Plan {
                         problem: "its alignment is not a power of two",
                     });
                 }
-                cursor[3] = cursor[3].next_multiple_of(align) + size;
+                cursor[3] = grow(cursor[3], align, size)? + size;
                 plan.align[3] = plan.align[3].max(align);
             }
         }
@@ -460,6 +460,23 @@ impl Plan {
     }
 }
 
+/// Largest region elfext plans (regions are recorded as 32-bit sizes).
+const MAX_REGION: u64 = u32::MAX as u64;
+
+/// Where a `size`-byte item aligned to `align` starts after `cursor`, if the region stays
+/// within [`MAX_REGION`].
+fn grow(cursor: u64, align: u64, size: u64) -> Result<u64> {
+    let at = cursor.checked_next_multiple_of(align);
+    match at.and_then(|a| a.checked_add(size)) {
+        Some(end) if end <= MAX_REGION => Ok(at.unwrap_or(0)),
+        _ => Err(Error::TooLarge {
+            what: "region",
+            value: cursor.saturating_add(size),
+            limit: MAX_REGION,
+        }),
+    }
+}
+
 /// Whether section `i` is part of the loaded image.
 pub(crate) fn is_loaded<E: FileHeader<Endian = LE>>(obj: &Object<'_, E>, i: u32) -> bool {
     let flags = obj.flags(i);
@@ -468,4 +485,65 @@ pub(crate) fn is_loaded<E: FileHeader<Endian = LE>>(obj: &Object<'_, E>, i: u32)
     }
     // Unwind tables are not used by extensions; dropping them saves memory and relocations.
     obj.section_name(i) != b".eh_frame"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_priorities_sort_numbered_tables_first() {
+        assert_eq!(priority(b".init_array.00101"), 101);
+        assert_eq!(priority(b".init_array"), 65536);
+        assert_eq!(priority(b".fini_array.65535"), 65535);
+        assert_eq!(priority(b".init_array.x1"), 65536);
+    }
+
+    #[test]
+    fn section_kinds() {
+        let x = elf::SHF_ALLOC.0 | elf::SHF_EXECINSTR.0;
+        let w = elf::SHF_ALLOC.0 | elf::SHF_WRITE.0;
+        assert_eq!(kind_of(elf::SHT_PROGBITS, x), RegionKind::Text);
+        assert_eq!(kind_of(elf::SHT_PROGBITS, w), RegionKind::Data);
+        assert_eq!(
+            kind_of(elf::SHT_PROGBITS, elf::SHF_ALLOC.0),
+            RegionKind::Rodata
+        );
+        assert_eq!(kind_of(elf::SHT_NOBITS, w), RegionKind::Bss);
+        assert_eq!(kind_of(elf::SHT_INIT_ARRAY, w), RegionKind::Text);
+    }
+
+    #[test]
+    fn packed_layout_aligns_each_region() {
+        let l = BlockLayout::arrange([10, 3, 0, 16], [16, 1, 8, 64], &Granules::NONE);
+        assert_eq!(l.offsets, [0, 10, 13, 64]);
+        assert_eq!(l.sizes, [10, 3, 0, 16]);
+        assert_eq!(l.size, 80);
+        assert_eq!(l.align, 64);
+        assert_eq!(l.padding(), 51);
+    }
+
+    #[test]
+    fn page_layout_gives_each_region_its_pages() {
+        let l = BlockLayout::arrange([5000, 1, 1, 0], [16, 1, 8, 1], &Granules::PAGES);
+        assert_eq!(l.offsets[..3], [0, 8192, 12288]);
+        assert_eq!(l.sizes, [8192, 4096, 4096, 0]);
+        assert_eq!(l.size, 16384);
+        assert_eq!(l.align, 4096);
+    }
+
+    #[test]
+    fn pow2_mpu_regions_are_size_aligned() {
+        let l = BlockLayout::arrange([100, 40, 0, 0], [4, 4, 1, 1], &Granules::MPU_POW2);
+        assert_eq!(l.sizes[..2], [128, 64]);
+        assert_eq!(l.offsets[1] % 64, 0);
+        assert_eq!(l.align, 128);
+    }
+
+    #[test]
+    fn growing_past_four_gib_is_refused() {
+        assert!(grow(0, 8, u64::MAX).is_err());
+        assert!(grow(u64::MAX - 3, 8, 1).is_err());
+        assert_eq!(grow(5, 8, 8).unwrap(), 8);
+    }
 }

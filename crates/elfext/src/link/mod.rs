@@ -135,8 +135,9 @@ pub(crate) fn is_export<S: Sym<Endian = LE>>(sym: &S) -> bool {
         && matches!(sym.st_visibility(), elf::STV_DEFAULT | elf::STV_PROTECTED)
 }
 
-/// Address of symbol `s` given the placement. `common` is the running BSS offset for
-/// common symbols, advanced in symbol order exactly as the plan did.
+/// Address of symbol `s` given the placement: `None` when it is undefined or lies in a
+/// section that is not loaded. `common` is the running BSS offset for common symbols,
+/// advanced in symbol order exactly as the plan did.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     obj: &Object<'_, E>,
@@ -184,10 +185,11 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     }
     let (off, _) = obj.file_range(i);
     let in_place = mem.in_place_addr(base.wrapping_add(off));
-    match section_addr(plan.places[i as usize], layout, block, in_place) {
-        Some(a) => Ok(Some(a + value)),
-        None => Err(bad("a section that is not loaded")),
-    }
+    // A section that is not loaded (debug info, unwind tables) gives no address.
+    Ok(
+        section_addr(plan.places[i as usize], layout, block, in_place)
+            .map(|a| a.wrapping_add(value)),
+    )
 }
 
 /// Link `obj` into `mem`: plan, resolve, allocate, copy, relocate, protect.
@@ -399,6 +401,7 @@ where
         &layout,
         block,
         &rel_data,
+        &flags,
         &wanted,
         &undefined_addr,
         &got_syms,
@@ -443,6 +446,7 @@ fn fill<'a, E, R, M>(
     layout: &BlockLayout,
     block: Option<Block>,
     rel_data: &[Cow<'a, [u8]>],
+    flags: &[u8],
     wanted: &[(u32, Wanted<'_>)],
     undefined_addr: &[u64],
     got_syms: &[u32],
@@ -478,8 +482,16 @@ where
     // Symbol addresses.
     let mut addrs = vec![0u64; obj.nsyms as usize];
     let mut common = plan.common_start;
+    let temporary = site.storage == Storage::Temporary;
     for s in 1..obj.nsyms {
-        if let Some(a) = symbol_addr(
+        let sym = obj.sym(s);
+        let shndx = sym.st_shndx(LE);
+        let referenced = flags[s as usize] & REFERENCED != 0;
+        let wanted_here = referenced || shndx == elf::SHN_COMMON || (temporary && is_export(sym));
+        if shndx == elf::SHN_UNDEF || !wanted_here {
+            continue;
+        }
+        match symbol_addr(
             obj,
             plan,
             layout,
@@ -489,7 +501,16 @@ where
             s,
             &mut common,
         )? {
-            addrs[s as usize] = a;
+            Some(a) => addrs[s as usize] = a,
+            None if referenced => {
+                return Err(Error::BadSymbolSection {
+                    symbol: s,
+                    name: label(obj, s),
+                    index: u32::from(shndx.0),
+                    problem: "a section that is not loaded",
+                })
+            }
+            None => {}
         }
     }
     for (k, (s, _)) in wanted.iter().enumerate() {
@@ -604,7 +625,9 @@ where
     let mut exports = Vec::new();
     if site.storage == Storage::Temporary {
         for s in 1..obj.nsyms {
-            if is_export(obj.sym(s)) {
+            let sym = obj.sym(s);
+            let placed = addrs[s as usize] != 0 || sym.st_shndx(LE) == elf::SHN_ABS;
+            if is_export(sym) && placed {
                 exports.push((s, addrs[s as usize]));
             }
         }

@@ -13,13 +13,38 @@
 //! it:
 //!
 //! ```compile_fail
-//! use elfext::{BufLoader, ExtHeap, Granules, Registry, NoExports};
+//! use elfext::{BufLoader, ExtHeap, Granules, NoExports, Registry};
 //! let mut arena = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
-//! let registry: Registry<'_, _> = Registry::new(ExtHeap::new(&mut arena, Granules::NONE), &NoExports);
+//! let registry = Registry::new(ExtHeap::new(&mut arena, Granules::NONE), &NoExports);
 //! let object = std::vec![0u8; 64];
 //! let _ = registry.load("ext", BufLoader::persistent(&object));
-//! drop(object); // error: `object` is still borrowed by the registry
-//! registry.names(|_| {});
+//! drop(object); // error[E0505]: cannot move out of `object` because it is borrowed
+//! registry.len();
+//! ```
+//!
+//! The same holds for a writable buffer, which cannot even be read while the registry
+//! lives:
+//!
+//! ```compile_fail
+//! use elfext::{BufLoader, ExtHeap, Granules, NoExports, Registry};
+//! let mut arena = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+//! let registry = Registry::new(ExtHeap::new(&mut arena, Granules::NONE), &NoExports);
+//! let mut object = std::vec![0u8; 64];
+//! let _ = registry.load("ext", BufLoader::writable(&mut object));
+//! object[0] = 1; // error[E0503]: cannot use `object` because it was mutably borrowed
+//! registry.len();
+//! ```
+//!
+//! A temporary buffer is not borrowed beyond the load:
+//!
+//! ```
+//! use elfext::{BufLoader, ExtHeap, Granules, NoExports, Registry};
+//! let mut arena = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+//! let registry = Registry::new(ExtHeap::new(&mut arena, Granules::NONE), &NoExports);
+//! let object = std::vec![0u8; 64];
+//! assert!(registry.load("ext", BufLoader::temporary(&object)).is_err()); // not an ELF file
+//! drop(object);
+//! assert_eq!(registry.len(), 0);
 //! ```
 //!
 //! A writable buffer after unload is *dirty*: its sections hold relocated values, so load it
@@ -214,5 +239,75 @@ impl<R: embedded_io::Read + embedded_io::Seek> Loader<'_> for IoLoader<R> {
             .seek(embedded_io::SeekFrom::Start(offset))
             .map_err(|_| Error::Io { offset })?;
         self.io.read_exact(buf).map_err(|_| Error::Io { offset })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buf_loader_storage_and_reads() {
+        let bytes = [1u8, 2, 3, 4];
+        let mut t = BufLoader::temporary(&bytes);
+        assert_eq!(Loader::<'static>::storage(&t), Storage::Temporary);
+        assert!(Loader::<'static>::in_place(&mut t).is_none());
+        let mut out = [0u8; 2];
+        Loader::<'static>::read_at(&mut t, 2, &mut out).unwrap();
+        assert_eq!(out, [3, 4]);
+        assert!(Loader::<'static>::read_at(&mut t, 3, &mut out).is_err());
+        assert_eq!(Loader::<'static>::peek(&t, u64::MAX, 2), None);
+
+        let mut p = BufLoader::persistent(&bytes);
+        assert_eq!(p.storage(), Storage::Persistent);
+        assert!(matches!(p.in_place(), Some(InPlace::Persistent(b)) if b.len() == 4));
+
+        let mut buf = [0u8; 3];
+        let mut w = BufLoader::writable(&mut buf);
+        assert_eq!(w.storage(), Storage::Writable);
+        assert!(matches!(w.in_place(), Some(InPlace::Writable(b)) if b.len() == 3));
+        assert!(
+            w.in_place().is_none(),
+            "a writable buffer is handed over once"
+        );
+        assert_eq!(w.len(), 3);
+    }
+
+    struct Slice<'a>(&'a [u8], u64);
+    impl embedded_io::ErrorType for Slice<'_> {
+        type Error = embedded_io::ErrorKind;
+    }
+    impl embedded_io::Read for Slice<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> core::result::Result<usize, Self::Error> {
+            let rest = &self.0[self.1 as usize..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+    impl embedded_io::Seek for Slice<'_> {
+        fn seek(&mut self, pos: embedded_io::SeekFrom) -> core::result::Result<u64, Self::Error> {
+            self.1 = match pos {
+                embedded_io::SeekFrom::Start(p) => p,
+                embedded_io::SeekFrom::End(d) => (self.0.len() as i64 + d) as u64,
+                embedded_io::SeekFrom::Current(d) => (self.1 as i64 + d) as u64,
+            };
+            Ok(self.1)
+        }
+    }
+
+    #[test]
+    fn io_loader_reads_through_seek() {
+        let bytes = [9u8, 8, 7, 6, 5];
+        let mut l = IoLoader::from_stream(Slice(&bytes, 0)).unwrap();
+        assert_eq!(Loader::<'static>::len(&l), 5);
+        let mut out = [0u8; 3];
+        Loader::<'static>::read_at(&mut l, 1, &mut out).unwrap();
+        assert_eq!(out, [8, 7, 6]);
+        assert!(matches!(
+            Loader::<'static>::read_at(&mut l, 4, &mut out),
+            Err(Error::Read { .. })
+        ));
     }
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole elfext test suite. Installs what it needs on a fresh Debian/Ubuntu machine
+# (rustup targets; clang through apt when run as root), then checks formatting and lints,
+# builds the no_std core for the microcontroller targets, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add thumbv7em-none-eabi riscv32imac-unknown-none-elf
+if ! command -v gcc >/dev/null; then
+    echo "gcc is required (the tests compile extension sources with it)" >&2
+    exit 1
+fi
+if ! command -v clang >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
+    else
+        echo "note: clang is not installed and cannot be installed here; clang-built cases are skipped" >&2
+    fi
+fi
+
+step "format"
+cargo fmt --all --check
+
+step "lints"
+cargo clippy --workspace --all-targets --features elfext/std -- -D warnings
+
+step "no_std core for Cortex-M4 and RV32"
+for target in thumbv7em-none-eabi riscv32imac-unknown-none-elf; do
+    cargo build -p elfext --target "$target"
+    cargo build -p elfext --target "$target" --no-default-features
+done
+
+step "benchmarks compile and run once"
+cargo bench -p elfext --features std --bench load -- --test
+
+step "tests"
+cargo test --workspace --features elfext/std
