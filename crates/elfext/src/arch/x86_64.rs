@@ -9,6 +9,26 @@ use object::elf::*;
 
 use super::{check_signed, check_unsigned, Arch, Fail, Fixup, Howto, Need, Relocator};
 
+/// What each relocation type needs, indexed by type (a table, not a branch per type).
+const HOWTO: [Option<Howto>; 43] = {
+    let mut t: [Option<Howto>; 43] = [None; 43];
+    t[R_X86_64_NONE.0 as usize] = h(Need::Skip, 0, 0);
+    t[R_X86_64_64.0 as usize] = h(Need::Plain, 0, 8);
+    t[R_X86_64_PC64.0 as usize] = h(Need::Plain, 0, 8);
+    t[R_X86_64_PC32.0 as usize] = h(Need::Plain, 0, 4);
+    t[R_X86_64_32.0 as usize] = h(Need::Plain, 0, 4);
+    t[R_X86_64_32S.0 as usize] = h(Need::Plain, 0, 4);
+    t[R_X86_64_16.0 as usize] = h(Need::Plain, 0, 2);
+    t[R_X86_64_PC16.0 as usize] = h(Need::Plain, 0, 2);
+    t[R_X86_64_8.0 as usize] = h(Need::Plain, 0, 1);
+    t[R_X86_64_PC8.0 as usize] = h(Need::Plain, 0, 1);
+    t[R_X86_64_PLT32.0 as usize] = h(Need::Branch, 0, 4);
+    t[R_X86_64_GOTPCREL.0 as usize] = h(Need::Got, 0, 4);
+    t[R_X86_64_GOTPCRELX.0 as usize] = h(Need::Got, 2, 4);
+    t[R_X86_64_REX_GOTPCRELX.0 as usize] = h(Need::Got, 2, 4);
+    t
+};
+
 /// The x86-64 relocator.
 pub(crate) struct X86_64;
 
@@ -29,18 +49,9 @@ impl Relocator for X86_64 {
     const VENEER_SIZE: usize = 16;
     const VENEER_ALIGN: u64 = 16;
 
+    #[inline]
     fn howto(rtype: u32) -> Option<Howto> {
-        match RelocationType(rtype) {
-            R_X86_64_NONE => h(Need::Skip, 0, 0),
-            R_X86_64_64 | R_X86_64_PC64 => h(Need::Plain, 0, 8),
-            R_X86_64_PC32 | R_X86_64_32 | R_X86_64_32S => h(Need::Plain, 0, 4),
-            R_X86_64_16 | R_X86_64_PC16 => h(Need::Plain, 0, 2),
-            R_X86_64_8 | R_X86_64_PC8 => h(Need::Plain, 0, 1),
-            R_X86_64_PLT32 => h(Need::Branch, 0, 4),
-            R_X86_64_GOTPCREL => h(Need::Got, 0, 4),
-            R_X86_64_GOTPCRELX | R_X86_64_REX_GOTPCRELX => h(Need::Got, 2, 4),
-            _ => None,
-        }
+        HOWTO.get(rtype as usize).copied().flatten()
     }
 
     fn implicit_addend(rtype: u32, place: &[u8]) -> i64 {

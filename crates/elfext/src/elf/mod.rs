@@ -432,6 +432,16 @@ where
         cstr(&self.shstr, self.sh(i).sh_name(LE)).unwrap_or(&[])
     }
 
+    /// Whether section `i` is named exactly `name` (without scanning for the terminator).
+    #[inline]
+    pub fn section_name_is(&self, i: u32, name: &[u8]) -> bool {
+        let off = self.sh(i).sh_name(LE) as usize;
+        match self.shstr.get(off..off + name.len() + 1) {
+            Some(b) => b[..name.len()] == *name && b[name.len()] == 0,
+            None => false,
+        }
+    }
+
     /// Section `i` as errors show it.
     pub fn id(&self, i: u32) -> SectionId {
         SectionId {

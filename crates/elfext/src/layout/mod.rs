@@ -484,7 +484,7 @@ pub(crate) fn is_loaded<E: FileHeader<Endian = LE>>(obj: &Object<'_, E>, i: u32)
         return false;
     }
     // Unwind tables are not used by extensions; dropping them saves memory and relocations.
-    obj.section_name(i) != b".eh_frame"
+    !obj.section_name_is(i, b".eh_frame")
 }
 
 #[cfg(test)]

@@ -68,7 +68,8 @@ pub(crate) struct Site {
 const REFERENCED: u8 = 1;
 const GOT: u8 = 2;
 const BRANCH: u8 = 4;
-const FAR_BRANCH: u8 = 8;
+const FROM_BLOCK: u8 = 8;
+const FROM_BUFFER: u8 = 16;
 
 /// One relocation entry, whatever its format.
 #[derive(Clone, Copy)]
@@ -79,28 +80,69 @@ struct Entry {
     addend: Option<i64>,
 }
 
-fn entries<'d, E: FileHeader<Endian = LE>>(
+/// Call `f` with the index and contents of every relocation in `bytes`.
+#[inline(always)]
+fn for_each_entry<E: FileHeader<Endian = LE>>(
     rela: bool,
-    bytes: &'d [u8],
-) -> impl Iterator<Item = Entry> + 'd {
-    let (rels, relas): (&[E::Rel], &[E::Rela]) = if rela {
-        (&[], pod::slice_from_all_bytes(bytes).unwrap_or(&[]))
+    bytes: &[u8],
+    mut f: impl FnMut(u32, Entry) -> Result<()>,
+) -> Result<()> {
+    if rela {
+        let relas: &[E::Rela] = pod::slice_from_all_bytes(bytes).unwrap_or(&[]);
+        for (j, r) in relas.iter().enumerate() {
+            let e = Entry {
+                offset: r.r_offset(LE).into(),
+                rtype: r.r_type(LE, false).0,
+                sym: r.r_sym(LE, false),
+                addend: Some(r.r_addend(LE).into()),
+            };
+            f(j as u32, e)?;
+        }
     } else {
-        (pod::slice_from_all_bytes(bytes).unwrap_or(&[]), &[])
-    };
-    let a = rels.iter().map(|r| Entry {
-        offset: r.r_offset(LE).into(),
-        rtype: r.r_type(LE).0,
-        sym: r.r_sym(LE),
-        addend: None,
-    });
-    let b = relas.iter().map(|r| Entry {
-        offset: r.r_offset(LE).into(),
-        rtype: r.r_type(LE, false).0,
-        sym: r.r_sym(LE, false),
-        addend: Some(r.r_addend(LE).into()),
-    });
-    a.chain(b)
+        let rels: &[E::Rel] = pod::slice_from_all_bytes(bytes).unwrap_or(&[]);
+        for (j, r) in rels.iter().enumerate() {
+            let e = Entry {
+                offset: r.r_offset(LE).into(),
+                rtype: r.r_type(LE).0,
+                sym: r.r_sym(LE),
+                addend: None,
+            };
+            f(j as u32, e)?;
+        }
+    }
+    Ok(())
+}
+
+/// No GOT slot or veneer for this symbol.
+const NO_EXTRA: u32 = u32::MAX;
+
+/// The error for a relocation that could not be applied.
+#[cold]
+fn reloc_error<E: FileHeader<Endian = LE>>(
+    obj: &Object<'_, E>,
+    arch: crate::arch::Arch,
+    e: &Entry,
+    target: u32,
+    fail: Fail,
+) -> Error {
+    let rtype = RelocType { arch, raw: e.rtype };
+    match fail {
+        Fail::Overflow { value, min, max } => Error::RelocationOverflow {
+            rtype,
+            symbol: label(obj, e.sym),
+            section: obj.id(target),
+            offset: e.offset,
+            value,
+            min,
+            max,
+        },
+        Fail::BadInstruction(problem) => Error::BadInstruction {
+            rtype,
+            section: obj.id(target),
+            offset: e.offset,
+            problem,
+        },
+    }
 }
 
 /// The address of a section once placed.
@@ -228,9 +270,9 @@ where
         let (off, size) = obj.file_range(r);
         let bytes = src.get(off, size)?;
         let tsize: u64 = obj.sh(target).sh_size(LE).into();
-        let tplace = plan.places[target as usize];
-        for (j, e) in entries::<E>(rela, &bytes).enumerate() {
-            count += 1;
+        let from_buffer = plan.places[target as usize] == Place::InBuffer;
+        count += size / if rela { 3 } else { 2 } / u64::from(arch.word_size());
+        for_each_entry::<E>(rela, &bytes, |j, e| {
             let Some(how) = R::howto(e.rtype) else {
                 return Err(Error::UnsupportedRelocation {
                     arch,
@@ -240,53 +282,38 @@ where
                 });
             };
             if how.need == Need::Skip {
-                continue;
+                return Ok(());
             }
-            let fits = e.offset >= u64::from(how.before)
-                && e.offset
-                    .checked_add(u64::from(how.width))
-                    .is_some_and(|end| end <= tsize);
-            if !fits {
+            let end = e.offset.wrapping_add(u64::from(how.width));
+            if e.offset < u64::from(how.before) || end > tsize || end < e.offset {
                 return Err(Error::RelocationOutOfSection {
                     section: obj.id(r),
-                    reloc: j as u32,
+                    reloc: j,
                     offset: e.offset,
                     width: how.width,
                     target: obj.id(target),
                     size: tsize,
                 });
             }
-            if e.sym >= obj.nsyms {
+            let Some(f) = flags.get_mut(e.sym as usize) else {
                 return Err(Error::BadSymbolIndex {
                     section: obj.id(r),
-                    reloc: j as u32,
+                    reloc: j,
                     index: e.sym,
                     count: obj.nsyms,
                 });
-            }
-            let f = &mut flags[e.sym as usize];
-            *f |= REFERENCED;
-            match how.need {
-                Need::Got => *f |= GOT,
-                Need::Branch => {
-                    *f |= BRANCH;
-                    // A branch from one kind of placement to another may be far apart.
-                    let sym = obj.sym(e.sym);
-                    let tidx = u32::from(sym.st_shndx(LE).0);
-                    let same = tidx < obj.shnum
-                        && sym.st_shndx(LE).0 < elf::SHN_LORESERVE
-                        && matches!(
-                            (plan.places[tidx as usize], tplace),
-                            (Place::Block(..), Place::Block(..))
-                                | (Place::InBuffer, Place::InBuffer)
-                        );
-                    if !same {
-                        *f |= FAR_BRANCH;
-                    }
-                }
-                _ => {}
-            }
-        }
+            };
+            *f |= REFERENCED
+                | match how.need {
+                    Need::Got => GOT,
+                    // Whether a branch crosses between the block and the caller's buffer
+                    // (and may then be out of reach) is settled per symbol after this pass.
+                    Need::Branch if from_buffer => BRANCH | FROM_BUFFER,
+                    Need::Branch => BRANCH | FROM_BLOCK,
+                    _ => 0,
+                };
+            Ok(())
+        })?;
         rel_data.push(bytes);
     }
 
@@ -359,10 +386,26 @@ where
     let got_syms: Vec<u32> = (1..obj.nsyms)
         .filter(|&s| flags[s as usize] & GOT != 0)
         .collect();
+    // A branch needs a veneer slot when its target is outside the object, or placed apart
+    // from (block vs caller's buffer) some place that branches to it.
     let veneer_syms: Vec<u32> = (1..obj.nsyms)
         .filter(|&s| {
             let f = flags[s as usize];
-            f & BRANCH != 0 && (f & FAR_BRANCH != 0 || obj.sym(s).st_shndx(LE) == elf::SHN_UNDEF)
+            if f & BRANCH == 0 {
+                return false;
+            }
+            let shndx = obj.sym(s).st_shndx(LE);
+            if shndx == elf::SHN_UNDEF
+                || shndx.0 >= elf::SHN_LORESERVE
+                || u32::from(shndx.0) >= obj.shnum
+            {
+                return true;
+            }
+            match plan.places[usize::from(shndx.0)] {
+                Place::Block(..) => f & FROM_BUFFER != 0,
+                Place::InBuffer => f & FROM_BLOCK != 0,
+                Place::Skip => true,
+            }
         })
         .collect();
     let too_many = |what, n: usize| Error::TooLarge {
@@ -533,6 +576,24 @@ where
     }
     let got_addr = block_addr + text as u64 + got_off;
     let ven_addr = block_addr + text as u64 + ven_off;
+    // GOT slot and veneer of each symbol that has one, found in O(1) while relocating.
+    let any = !got_syms.is_empty() || !veneer_syms.is_empty();
+    let mut extra: Vec<u32> = vec![NO_EXTRA; if any { addrs.len() } else { 0 }];
+    let mut slots: Vec<(Option<u64>, Option<u64>)> = Vec::new();
+    for (i, &s) in got_syms.iter().enumerate() {
+        extra[s as usize] = slots.len() as u32;
+        slots.push((Some(got_addr + (i * word) as u64), None));
+    }
+    for (i, &s) in veneer_syms.iter().enumerate() {
+        let v = Some(ven_addr + (i * R::VENEER_SIZE) as u64);
+        match extra[s as usize] {
+            NO_EXTRA => {
+                extra[s as usize] = slots.len() as u32;
+                slots.push((None, v));
+            }
+            x => slots[x as usize].1 = v,
+        }
+    }
 
     // Relocate, section by section.
     for (n, &r) in plan.rel_sections.iter().enumerate() {
@@ -561,61 +622,39 @@ where
             },
             Place::Skip => continue,
         };
-        for e in entries::<E>(rela, &rel_data[n]) {
+        let mut patch = |e: Entry| -> Result<()> {
             let Some(how) = R::howto(e.rtype) else {
-                continue;
+                return Ok(());
             };
             if how.need == Need::Skip {
-                continue;
+                return Ok(());
             }
             let at = e.offset as usize;
+            // Pass 1 checked that this range lies inside the section.
             let place = &mut sect[at - how.before as usize..at + how.width as usize];
             let a = match e.addend {
                 Some(a) => a,
                 None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
             };
-            let s = e.sym;
-            let got = got_syms
-                .binary_search(&s)
-                .ok()
-                .map(|i| got_addr + (i * word) as u64);
-            let veneer = if how.need == Need::Branch {
-                veneer_syms
-                    .binary_search(&s)
-                    .ok()
-                    .map(|i| ven_addr + (i * R::VENEER_SIZE) as u64)
-            } else {
-                None
+            let s = e.sym as usize;
+            let (got, veneer) = match extra.get(s).copied().unwrap_or(NO_EXTRA) {
+                NO_EXTRA => (None, None),
+                x => slots[x as usize],
             };
             let fx = Fixup {
                 rtype: e.rtype,
                 p: taddr + e.offset,
-                s: addrs[s as usize],
+                s: addrs[s],
                 a,
                 got,
                 veneer,
             };
-            R::apply(&fx, place).map_err(|fail| {
-                let rtype = RelocType { arch, raw: e.rtype };
-                match fail {
-                    Fail::Overflow { value, min, max } => Error::RelocationOverflow {
-                        rtype,
-                        symbol: label(obj, s),
-                        section: obj.id(target),
-                        offset: e.offset,
-                        value,
-                        min,
-                        max,
-                    },
-                    Fail::BadInstruction(problem) => Error::BadInstruction {
-                        rtype,
-                        section: obj.id(target),
-                        offset: e.offset,
-                        problem,
-                    },
-                }
-            })?;
-        }
+            match R::apply(&fx, place) {
+                Ok(()) => Ok(()),
+                Err(fail) => Err(reloc_error(obj, arch, &e, target, fail)),
+            }
+        };
+        for_each_entry::<E>(rela, &rel_data[n], |_, e| patch(e))?;
     }
     if let Some(b) = &block {
         mem.seal(b, layout)?;

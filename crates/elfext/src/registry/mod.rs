@@ -337,17 +337,17 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 unsafe { mem.free_block(b, &linked.layout) };
             }
         };
-        let mut exports: Vec<(&[u8], u64)> = Vec::with_capacity(linked.exports.len());
+        let mut exports: Vec<(u32, &[u8], u64)> = Vec::with_capacity(linked.exports.len());
         for &(s, addr) in &linked.exports {
             match obj.sym_name(s) {
-                Ok(n) => exports.push((n, addr)),
+                Ok(n) => exports.push((record::name_hash(n), n, addr)),
                 Err(e) => {
                     free_block(&mut self.mem);
                     return Err(e);
                 }
             }
         }
-        exports.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        exports.sort_unstable_by_key(|e| e.0);
         let deps: Vec<Rec> = linked.deps.iter().map(|d| Rec(d.cast())).collect();
         let new = NewRecord {
             name: name.as_bytes(),

@@ -4,8 +4,8 @@
 //! Header (56 bytes on 64-bit hosts, 52 on 32-bit)
 //! name bytes
 //! dependencies: i32 offsets from this record to each record it links against
-//! exports (temporary storage only): (address u64, name offset u32, name length u32),
-//!     sorted by name, then the names themselves
+//! exports (temporary storage only): (address u64, name hash u32, name offset u32),
+//!     sorted by hash, then the names themselves, each NUL-terminated
 //! ```
 //!
 //! This module is the only place that reads and writes records through raw pointers.
@@ -52,8 +52,18 @@ pub(crate) struct Header {
 #[repr(C)]
 pub(crate) struct ExportEntry {
     pub addr: u64,
+    pub hash: u32,
     pub name_off: u32,
-    pub name_len: u32,
+}
+
+/// The hash export lookups sort and search by (32-bit FNV-1a).
+#[inline]
+pub(crate) fn name_hash(name: &[u8]) -> u32 {
+    let mut h = 0x811c_9dc5u32;
+    for &b in name {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h
 }
 
 /// Offsets of the parts of a record.
@@ -107,8 +117,8 @@ pub(crate) struct NewRecord<'n> {
     pub block_align: u64,
     pub tables: [u16; 3],
     pub deps: &'n [Rec],
-    /// Exports (name, address), sorted by name.
-    pub exports: &'n [(&'n [u8], u64)],
+    /// Exports (hash, name, address), sorted by hash.
+    pub exports: &'n [(u32, &'n [u8], u64)],
 }
 
 fn too_large(what: &'static str, value: u64, limit: u64) -> Error {
@@ -135,7 +145,7 @@ impl Rec {
         for (d, s) in sizes.iter_mut().zip(n.sizes) {
             *d = u32::try_from(s).map_err(|_| too_large("region size", s, u64::from(u32::MAX)))?;
         }
-        let names_len: usize = n.exports.iter().map(|(name, _)| name.len()).sum();
+        let names_len: usize = n.exports.iter().map(|(_, name, _)| name.len() + 1).sum();
         if names_len > u32::MAX as usize {
             return Err(too_large(
                 "export names",
@@ -191,21 +201,19 @@ impl Rec {
                 base.add(p.deps + 4 * i).cast::<i32>().write(*o);
             }
             let mut name_off = 0usize;
-            for (i, (name, addr)) in n.exports.iter().enumerate() {
+            for (i, (hash, name, addr)) in n.exports.iter().enumerate() {
                 let e = ExportEntry {
                     addr: *addr,
+                    hash: *hash,
                     name_off: name_off as u32,
-                    name_len: name.len() as u32,
                 };
                 base.add(p.exports + i * size_of::<ExportEntry>())
                     .cast::<ExportEntry>()
                     .write(e);
-                core::ptr::copy_nonoverlapping(
-                    name.as_ptr(),
-                    base.add(p.names + name_off),
-                    name.len(),
-                );
-                name_off += name.len();
+                let dst = base.add(p.names + name_off);
+                core::ptr::copy_nonoverlapping(name.as_ptr(), dst, name.len());
+                dst.add(name.len()).write(0);
+                name_off += name.len() + 1;
             }
         }
         Ok(rec)
@@ -238,7 +246,8 @@ impl Rec {
             0
         } else {
             let last = self.export(n_exports - 1);
-            (last.name_off + last.name_len) as usize
+            let at = parts(usize::from(h.name_len), usize::from(h.n_deps), n_exports, 0).names;
+            last.name_off as usize + self.cstr(at + last.name_off as usize).len() + 1
         };
         parts(
             usize::from(h.name_len),
@@ -301,33 +310,52 @@ impl Rec {
         }
     }
 
-    /// The exports of a temporary extension, in name order.
+    /// The NUL-terminated name at `at`.
+    fn cstr(&self, at: usize) -> &[u8] {
+        let mut len = 0;
+        // SAFETY: export names were written NUL-terminated inside the record.
+        unsafe {
+            let p = self.0.as_ptr().cast::<u8>().add(at);
+            while p.add(len).read() != 0 {
+                len += 1;
+            }
+        }
+        self.bytes(at, len)
+    }
+
+    /// The exports of a temporary extension (in hash order).
     pub fn exports(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        let p = self.parts();
-        (0..self.exports_len()).map(move |i| {
+        let n = self.exports_len();
+        let h = self.header();
+        let names = parts(usize::from(h.name_len), usize::from(h.n_deps), n, 0).names;
+        (0..n).map(move |i| {
             let e = self.export(i);
-            (
-                self.bytes(p.names + e.name_off as usize, e.name_len as usize),
-                e.addr,
-            )
+            (self.cstr(names + e.name_off as usize), e.addr)
         })
     }
 
-    /// Binary search the exports of a temporary extension.
+    /// Look up an export of a temporary extension: binary search by hash, then compare names.
     pub fn find_export(&self, name: &[u8]) -> Option<u64> {
-        let p = self.parts();
-        let (mut lo, mut hi) = (0, self.exports_len());
+        let n = self.exports_len();
+        if n == 0 {
+            return None;
+        }
+        let h = self.header();
+        let names = parts(usize::from(h.name_len), usize::from(h.n_deps), n, 0).names;
+        let hash = name_hash(name);
+        let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let e = self.export(mid);
-            let n = self.bytes(p.names + e.name_off as usize, e.name_len as usize);
-            match n.cmp(name) {
-                core::cmp::Ordering::Less => lo = mid + 1,
-                core::cmp::Ordering::Greater => hi = mid,
-                core::cmp::Ordering::Equal => return Some(e.addr),
+            if self.export(mid).hash < hash {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        None
+        (lo..n)
+            .map(|i| self.export(i))
+            .take_while(|e| e.hash == hash)
+            .find_map(|e| (self.cstr(names + e.name_off as usize) == name).then_some(e.addr))
     }
 
     /// Bytes and alignment of the record's allocation.
