@@ -56,3 +56,8 @@ pub use loader::{BufLoader, InPlace, IoLoader, Loader, Storage};
 pub use memory::HostMemory;
 pub use memory::{Block, ExtHeap, HeapStats, Memory};
 pub use registry::{DefaultRawMutex, Extension, LoadReport, Registry};
+
+/// The README's examples, compiled as doctests.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
