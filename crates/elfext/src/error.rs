@@ -19,7 +19,7 @@ pub struct Name {
 
 impl Name {
     /// How many bytes of a name an error keeps.
-    pub const CAPACITY: usize = 32;
+    pub const CAPACITY: usize = 24;
 
     /// Copy (a prefix of) `bytes`.
     pub fn new(bytes: &[u8]) -> Self {
@@ -148,7 +148,7 @@ pub enum Error {
         found: u16,
     },
     /// The object was built for another machine than the one being linked for.
-    #[error("object is for machine {found} but the loader links for {expected}")]
+    #[error("object is for machine {} but the loader links for {expected}", MachineName(*.found))]
     WrongMachine {
         /// `e_machine` found.
         found: u16,
@@ -417,6 +417,19 @@ pub enum Error {
     /// A loader declares a storage type but cannot provide the buffer it implies.
     #[error("the loader declares {0:?} storage but exposes no buffer")]
     LoaderStorage(crate::loader::Storage),
+}
+
+/// An `e_machine` value, by name when the `names` feature is on.
+struct MachineName(u16);
+
+impl fmt::Display for MachineName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(feature = "names")]
+        if let Some(name) = object::elf::Machine(self.0).name() {
+            return write!(f, "{name} ({})", self.0);
+        }
+        write!(f, "{}", self.0)
+    }
 }
 
 struct ListNames<'a>(&'a [Name]);

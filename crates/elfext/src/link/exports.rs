@@ -155,6 +155,7 @@ pub const fn sort_exports<const N: usize>(names: [&str; N]) -> [u16; N] {
 /// static LIMIT: u32 = 10;
 ///
 /// elfext::exports! {
+///     /// What extensions may call.
 ///     pub static HOST = [
 ///         fn add,
 ///         fn my_strlen as "strlen",
@@ -169,7 +170,8 @@ pub const fn sort_exports<const N: usize>(names: [&str; N]) -> [u16; N] {
 /// ```
 #[macro_export]
 macro_rules! exports {
-    ($vis:vis static $table:ident = [ $( $kind:ident $item:ident $(as $alias:literal)? ),* $(,)? ];) => {
+    ($(#[$meta:meta])* $vis:vis static $table:ident = [ $( $kind:ident $item:ident $(as $alias:literal)? ),* $(,)? ];) => {
+        $(#[$meta])*
         $vis static $table: $crate::ExportTable = {
             const NAMES: [&str; [$( stringify!($item) ),*].len()] =
                 [$( $crate::exports!(@name $item $(as $alias)?) ),*];

@@ -47,8 +47,8 @@
 //! assert_eq!(registry.len(), 0);
 //! ```
 //!
-//! A writable buffer after unload is *dirty*: its sections hold relocated values, so load it
-//! again only from a fresh copy of the object.
+//! A writable buffer after unload (or after a load that failed while relocating) is *dirty*:
+//! its sections hold relocated values, so load it again only from a fresh copy of the object.
 
 #[cfg(feature = "std")]
 mod file;
@@ -131,12 +131,19 @@ impl<'buf, 't> BufLoader<'buf, 't> {
 
 impl<'buf> BufLoader<'buf, 'buf> {
     /// Read-only bytes that outlive the registry: sections that never change run in place.
+    ///
+    /// A section is used in place only if its bytes are aligned as the section requires:
+    /// align the buffer to the object's largest section alignment (compilers align arrays
+    /// to 32 or 64 bytes), or those sections are copied.
     pub fn persistent(bytes: &'buf [u8]) -> Self {
         BufLoader {
             bytes: Bytes::Persistent(bytes),
         }
     }
     /// Bytes that outlive the registry and may be relocated in place: nothing is copied.
+    ///
+    /// As for [`persistent`](Self::persistent), align the buffer to the object's largest
+    /// section alignment, or misaligned sections are copied.
     ///
     /// The buffer is dirty afterwards: it holds relocated sections, not the original object.
     pub fn writable(bytes: &'buf mut [u8]) -> Self {

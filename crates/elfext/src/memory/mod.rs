@@ -107,6 +107,7 @@ pub struct ExtHeap<'a> {
     stats: HeapStats,
     base: u64,
     execute_in_place: bool,
+    native: bool,
 }
 
 // SAFETY: the heap exclusively owns the arena it was given; nothing else points into it.
@@ -128,6 +129,7 @@ impl<'a> ExtHeap<'a> {
             },
             base,
             execute_in_place: true,
+            native: true,
         }
     }
 
@@ -136,6 +138,16 @@ impl<'a> ExtHeap<'a> {
     /// against it).
     pub fn with_execute_in_place(mut self, allowed: bool) -> Self {
         self.execute_in_place = allowed;
+        self
+    }
+
+    /// Say whether the arena is executable memory of this program (true by default, as on a
+    /// microcontroller). On a hosted OS an arena in ordinary heap memory is not executable:
+    /// pass `false` there, and [`Extension::function`](crate::Extension::function),
+    /// `data`, `bringup` and `teardown` return [`Error::NotNative`] instead of handing out
+    /// pointers that would crash. Linking works either way.
+    pub fn with_native(mut self, native: bool) -> Self {
+        self.native = native;
         self
     }
 
@@ -219,7 +231,7 @@ impl Memory for ExtHeap<'_> {
         self.stats
     }
     fn is_native(&self) -> bool {
-        true
+        self.native
     }
 }
 

@@ -116,6 +116,21 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
         }))
     }
 
+    /// Target address of symbol `symbol` exported by extension `name`.
+    pub fn symbol(&self, name: &str, symbol: &str) -> Result<u64> {
+        self.with(name, |ext| ext.symbol(symbol))?
+    }
+
+    /// The function `symbol` of extension `name` as a function pointer of type `F`.
+    ///
+    /// # Safety
+    /// As for [`Extension::function`]: `F` must match the function, and the pointer must not
+    /// be used after the extension is unloaded.
+    pub unsafe fn function<F: Copy>(&self, name: &str, symbol: &str) -> Result<F> {
+        // SAFETY: forwarded from the caller.
+        self.with(name, |ext| unsafe { ext.function::<F>(symbol) })?
+    }
+
     /// Visit every loaded extension, oldest first.
     pub fn for_each(&self, mut f: impl FnMut(&Extension<'_, M>)) {
         let g = self.inner.lock();
@@ -183,6 +198,13 @@ pub struct LoadReport {
     pub in_place: u64,
     /// Relocations processed.
     pub relocations: u64,
+}
+
+impl LoadReport {
+    /// Heap bytes this load took: regions, padding and metadata.
+    pub fn heap_bytes(&self) -> u64 {
+        self.regions.iter().sum::<u64>() + self.padding + self.metadata
+    }
 }
 
 impl<'buf, M: Memory> Inner<'buf, M> {
