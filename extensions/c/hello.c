@@ -1,4 +1,4 @@
-/* Hello world: calls a function the host exports. */
+/* Hello world: calls a function the host exports, passing a string literal from .rodata. */
 extern int host_print(const char *msg);
 
 int hello(void)
