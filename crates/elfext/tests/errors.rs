@@ -363,7 +363,6 @@ fn a_section_past_the_end_of_the_file_is_named() {
 }
 
 #[test]
-#[ignore = "core bug: Object::parse builds SectionOutOfFile with raw_id (no name) before reading .shstrtab"]
 fn a_section_past_the_end_of_the_file_is_named_by_its_name() {
     let obj = hello();
     let len = obj.bytes.len() as u64;

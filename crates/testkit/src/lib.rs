@@ -87,7 +87,10 @@ pub fn build_path(compiler: Compiler, source: &str, flags: &[&str]) -> PathBuf {
     if out.exists() {
         return out;
     }
-    let tmp = out.with_extension(format!("{}.tmp", std::process::id()));
+    // A unique temporary name per process and call, so parallel builds never collide.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out.with_extension(format!("{}-{n}.tmp", std::process::id()));
     let mut cmd = Command::new(compiler.command());
     match compiler {
         Compiler::Gcc | Compiler::Clang => {

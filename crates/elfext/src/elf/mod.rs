@@ -183,6 +183,15 @@ pub(crate) struct Object<'a, E: FileHeader> {
     _elf: PhantomData<E>,
 }
 
+/// A section header table that cannot be read is malformed when it lies outside the file;
+/// any other failure (a stream error) is passed on as it is.
+fn outside_file(e: Error) -> Error {
+    match e {
+        Error::Read { .. } => Error::BadHeader("section header table is outside the file"),
+        other => other,
+    }
+}
+
 /// Section headers after this many are rejected: a bound on temporary memory.
 const MAX_SECTIONS: u32 = 1 << 20;
 
@@ -229,9 +238,7 @@ where
             return Err(Error::BadHeader("e_shentsize does not match the ELF class"));
         }
         // Section 0 carries the real count and string table index when they overflow.
-        let first = src
-            .get(shoff, shsize)
-            .map_err(|_| Error::BadHeader("section header table is outside the file"))?;
+        let first = src.get(shoff, shsize).map_err(outside_file)?;
         let sh0: &E::SectionHeader = pod::from_bytes(&first)
             .map_err(|()| Error::BadHeader("section 0"))?
             .0;
@@ -257,9 +264,7 @@ where
         }
         drop(first);
         let table_len = u64::from(shnum) * shsize;
-        let shdrs = src
-            .get(shoff, table_len)
-            .map_err(|_| Error::BadHeader("section header table is outside the file"))?;
+        let shdrs = src.get(shoff, table_len).map_err(outside_file)?;
         if shstrndx >= shnum {
             return Err(Error::BadSectionIndex {
                 what: "e_shstrndx",
@@ -281,6 +286,29 @@ where
             strs: Cow::Borrowed(&[]),
             _elf: PhantomData,
         };
+        // Section names first, so that every later error can name its section.
+        if shstrndx != 0 {
+            let sh = obj.sh(shstrndx);
+            if sh.sh_type(LE) != elf::SHT_STRTAB {
+                return Err(Error::BadSection {
+                    section: obj.raw_id(shstrndx),
+                    problem: "e_shstrndx names a section that is not a string table; type",
+                    value: u64::from(sh.sh_type(LE).0),
+                });
+            }
+            let (off, size): (u64, u64) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
+            if off.checked_add(size).is_none_or(|end| end > len) {
+                return Err(Error::SectionOutOfFile {
+                    section: obj.raw_id(shstrndx),
+                    problem: "section names extend past the end of the file",
+                    offset: off,
+                    size,
+                    file_len: len,
+                });
+            }
+            obj.shstr = src.get(off, size)?;
+            obj.shstrndx = shstrndx;
+        }
         // Check every section against the file before reading any of them.
         let mut symtab = 0;
         for i in 0..shnum {
@@ -289,7 +317,7 @@ where
             let align: u64 = sh.sh_addralign(LE).into();
             if align > 1 && !align.is_power_of_two() {
                 return Err(Error::BadSection {
-                    section: obj.raw_id(i),
+                    section: obj.id(i),
                     problem: "alignment is not a power of two",
                     value: align,
                 });
@@ -298,7 +326,7 @@ where
                 let (off, size): (u64, u64) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
                 if off.checked_add(size).is_none_or(|end| end > len) {
                     return Err(Error::SectionOutOfFile {
-                        section: obj.raw_id(i),
+                        section: obj.id(i),
                         problem: "contents extend past the end of the file",
                         offset: off,
                         size,
@@ -322,19 +350,6 @@ where
                     problem: "extended section indices (SHT_SYMTAB_SHNDX) are not supported",
                 });
             }
-        }
-        if shstrndx != 0 {
-            let sh = obj.sh(shstrndx);
-            if sh.sh_type(LE) != elf::SHT_STRTAB {
-                return Err(Error::BadSection {
-                    section: obj.raw_id(shstrndx),
-                    problem: "e_shstrndx names a section that is not a string table; type",
-                    value: u64::from(sh.sh_type(LE).0),
-                });
-            }
-            let (off, size) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
-            obj.shstr = src.get(off, size)?;
-            obj.shstrndx = shstrndx;
         }
         if symtab != 0 {
             let sh = obj.sh(symtab);
