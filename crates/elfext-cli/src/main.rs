@@ -9,7 +9,6 @@
 mod demo;
 mod error;
 #[cfg(unix)]
-mod lowmem;
 mod table;
 
 use std::process::ExitCode;

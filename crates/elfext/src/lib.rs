@@ -52,9 +52,9 @@ pub use link::exports::{
 #[cfg(feature = "std")]
 pub use loader::FileLoader;
 pub use loader::{BufLoader, InPlace, IoLoader, Loader, Storage};
-#[cfg(all(feature = "std", unix))]
-pub use memory::HostMemory;
 pub use memory::{Block, ExtHeap, HeapStats, Memory};
+#[cfg(all(feature = "std", unix))]
+pub use memory::{HostMemory, LowBuffer};
 pub use registry::{DefaultRawMutex, Extension, LoadReport, Registry};
 
 /// The README's examples, compiled as doctests.

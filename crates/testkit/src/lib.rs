@@ -2,9 +2,9 @@
 //!
 //! - [`build`] compiles extension sources from `extensions/` with a real compiler (gcc,
 //!   clang or rustc) into a cache under the target directory and returns the object bytes.
-//! - [`LowBuffer`] copies an object into memory mapped in the low 2 GiB, where x86-64 code
-//!   in the extension arena can reach it with 32-bit relocations, so persistent and
-//!   writable in-place paths run natively.
+//! - [`LowBuffer`] (elfext's own) copies an object into memory mapped in the low 2 GiB, where
+//!   x86-64 code in the extension arena can reach it with 32-bit relocations, so persistent
+//!   and writable in-place paths run natively.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -127,62 +127,4 @@ pub fn build_path(compiler: Compiler, source: &str, flags: &[&str]) -> PathBuf {
     out
 }
 
-/// Bytes in an anonymous mapping in the low 2 GiB of the address space (x86-64 Linux), so
-/// that extension code in `HostMemory` can reach them with 32-bit relocations.
-pub struct LowBuffer {
-    ptr: *mut u8,
-    len: usize,
-    map_len: usize,
-}
-
-impl LowBuffer {
-    /// Copy `bytes` into a new low mapping.
-    pub fn new(bytes: &[u8]) -> std::io::Result<Self> {
-        let map_len = bytes.len().div_ceil(4096).max(1) * 4096;
-        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        let low = libc::MAP_32BIT;
-        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-        let low = 0;
-        // SAFETY: an anonymous private mapping has no preconditions.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | low,
-                -1,
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        let ptr = map.cast::<u8>();
-        // SAFETY: the mapping is `map_len >= bytes.len()` writable bytes.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
-        Ok(LowBuffer {
-            ptr,
-            len: bytes.len(),
-            map_len,
-        })
-    }
-
-    /// The bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: `ptr` is valid for `len` bytes for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-
-    /// The bytes, writable.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: as above, and `&mut self` makes the borrow unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-}
-
-impl Drop for LowBuffer {
-    fn drop(&mut self) {
-        // SAFETY: the mapping created in `new`.
-        unsafe { libc::munmap(self.ptr.cast(), self.map_len) };
-    }
-}
+pub use elfext::LowBuffer;

@@ -4,7 +4,7 @@ use elfext::{BufLoader, Storage};
 
 use super::build::Example;
 use crate::error::CliError;
-use crate::lowmem::LowBuffer;
+use elfext::LowBuffer;
 
 /// The storage types, in the order the demo shows them.
 pub const STORAGES: [Storage; 3] = [Storage::Temporary, Storage::Persistent, Storage::Writable];

@@ -30,14 +30,7 @@ impl Loader<'_> for FileLoader {
         self.len
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.len) {
-            return Err(Error::Read {
-                offset,
-                len: buf.len() as u64,
-                len_total: self.len,
-            });
-        }
+        super::check_read(offset, buf.len(), self.len)?;
         self.file
             .seek(SeekFrom::Start(offset))
             .map_err(|_| Error::Io { offset })?;

@@ -204,6 +204,18 @@ impl BufLoader<'_, '_> {
     }
 }
 
+/// Check that `len` bytes at `offset` lie inside an object of `total` bytes.
+pub(crate) fn check_read(offset: u64, len: usize, total: u64) -> Result<()> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= total => Ok(()),
+        _ => Err(Error::Read {
+            offset,
+            len: len as u64,
+            len_total: total,
+        }),
+    }
+}
+
 /// A temporary loader over any [`embedded_io::Read`] + [`embedded_io::Seek`] stream
 /// (a UART with a protocol, a file system, a network stream).
 pub struct IoLoader<R> {
@@ -234,14 +246,7 @@ impl<R: embedded_io::Read + embedded_io::Seek> Loader<'_> for IoLoader<R> {
         self.len
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.len) {
-            return Err(Error::Read {
-                offset,
-                len: buf.len() as u64,
-                len_total: self.len,
-            });
-        }
+        check_read(offset, buf.len(), self.len)?;
         self.io
             .seek(embedded_io::SeekFrom::Start(offset))
             .map_err(|_| Error::Io { offset })?;

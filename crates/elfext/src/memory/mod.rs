@@ -9,6 +9,10 @@
 mod host;
 #[cfg(all(feature = "std", unix))]
 pub use host::HostMemory;
+#[cfg(all(feature = "std", unix))]
+mod lowbuf;
+#[cfg(all(feature = "std", unix))]
+pub use lowbuf::LowBuffer;
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;

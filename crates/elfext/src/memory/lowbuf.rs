@@ -1,11 +1,12 @@
-//! Buffers in the low 2 GiB of the address space.
+//! Buffers in the low 2 GiB of the address space, for persistent and writable objects that
+//! `HostMemory` can use in place.
 //!
 //! `HostMemory` maps its arena there (x86-64 code reaches other code and data with 32-bit
 //! PC-relative relocations), and uses a caller's persistent or writable bytes in place only
 //! when they lie there too. A [`LowBuffer`] puts an object's bytes where that works.
 
+use core::ptr::NonNull;
 use std::io;
-use std::ptr::NonNull;
 
 /// A copy of some bytes in an anonymous mapping below 2 GiB (on x86-64 Linux; elsewhere the
 /// mapping lands wherever the kernel puts it, and elfext copies instead of using it in place).
