@@ -82,11 +82,12 @@ struct Entry {
 
 /// Call `f` with the index and contents of every relocation in `bytes`.
 #[inline(always)]
-fn for_each_entry<E: FileHeader<Endian = LE>>(
+fn for_each_entry<E: FileHeader<Endian = LE>, X>(
     rela: bool,
     bytes: &[u8],
-    mut f: impl FnMut(u32, Entry) -> Result<()>,
-) -> Result<()> {
+    mut f: impl FnMut(Entry) -> core::result::Result<(), X>,
+) -> core::result::Result<(), (u32, Entry, X)> {
+    // The callback's error is small; the caller builds the full error from the entry.
     if rela {
         let relas: &[E::Rela] = pod::slice_from_all_bytes(bytes).unwrap_or(&[]);
         for (j, r) in relas.iter().enumerate() {
@@ -96,7 +97,7 @@ fn for_each_entry<E: FileHeader<Endian = LE>>(
                 sym: r.r_sym(LE, false),
                 addend: Some(r.r_addend(LE).into()),
             };
-            f(j as u32, e)?;
+            f(e).map_err(|x| (j as u32, e, x))?;
         }
     } else {
         let rels: &[E::Rel] = pod::slice_from_all_bytes(bytes).unwrap_or(&[]);
@@ -107,14 +108,21 @@ fn for_each_entry<E: FileHeader<Endian = LE>>(
                 sym: r.r_sym(LE),
                 addend: None,
             };
-            f(j as u32, e)?;
+            f(e).map_err(|x| (j as u32, e, x))?;
         }
     }
     Ok(())
 }
 
-/// No GOT slot or veneer for this symbol.
-const NO_EXTRA: u32 = u32::MAX;
+/// What pass 1 found wrong with a relocation.
+enum Bad {
+    /// Its type is not supported.
+    Type,
+    /// It patches bytes outside its section.
+    Place(u8),
+    /// Its symbol index is out of range.
+    Symbol,
+}
 
 /// The error for a relocation that could not be applied.
 #[cold]
@@ -272,37 +280,16 @@ where
         let tsize: u64 = obj.sh(target).sh_size(LE).into();
         let from_buffer = plan.places[target as usize] == Place::InBuffer;
         count += size / if rela { 3 } else { 2 } / u64::from(arch.word_size());
-        for_each_entry::<E>(rela, &bytes, |j, e| {
-            let Some(how) = R::howto(e.rtype) else {
-                return Err(Error::UnsupportedRelocation {
-                    arch,
-                    rtype: RelocType { arch, raw: e.rtype },
-                    section: obj.id(target),
-                    offset: e.offset,
-                });
-            };
+        let checked = for_each_entry::<E, Bad>(rela, &bytes, |e| {
+            let how = R::howto(e.rtype).ok_or(Bad::Type)?;
             if how.need == Need::Skip {
                 return Ok(());
             }
             let end = e.offset.wrapping_add(u64::from(how.width));
             if e.offset < u64::from(how.before) || end > tsize || end < e.offset {
-                return Err(Error::RelocationOutOfSection {
-                    section: obj.id(r),
-                    reloc: j,
-                    offset: e.offset,
-                    width: how.width,
-                    target: obj.id(target),
-                    size: tsize,
-                });
+                return Err(Bad::Place(how.width));
             }
-            let Some(f) = flags.get_mut(e.sym as usize) else {
-                return Err(Error::BadSymbolIndex {
-                    section: obj.id(r),
-                    reloc: j,
-                    index: e.sym,
-                    count: obj.nsyms,
-                });
-            };
+            let f = flags.get_mut(e.sym as usize).ok_or(Bad::Symbol)?;
             *f |= REFERENCED
                 | match how.need {
                     Need::Got => GOT,
@@ -313,120 +300,93 @@ where
                     _ => 0,
                 };
             Ok(())
-        })?;
+        });
+        if let Err((j, e, bad)) = checked {
+            return Err(match bad {
+                Bad::Type => Error::UnsupportedRelocation {
+                    arch,
+                    rtype: RelocType { arch, raw: e.rtype },
+                    section: obj.id(target),
+                    offset: e.offset,
+                },
+                Bad::Place(width) => Error::RelocationOutOfSection {
+                    section: obj.id(r),
+                    reloc: j,
+                    offset: e.offset,
+                    width,
+                    target: obj.id(target),
+                    size: tsize,
+                },
+                Bad::Symbol => Error::BadSymbolIndex {
+                    section: obj.id(r),
+                    reloc: j,
+                    index: e.sym,
+                    count: obj.nsyms,
+                },
+            });
+        }
         rel_data.push(bytes);
     }
 
-    // Pass 2: resolve what the object does not define.
+    // Pass 2, over the symbols that relocations use: collect the undefined ones and give
+    // GOT slots and veneers to those that need them.
+    let mut info = vec![
+        SymInfo {
+            addr: 0,
+            got: NONE,
+            veneer: NONE
+        };
+        obj.nsyms as usize
+    ];
     let mut wanted: Vec<(u32, Wanted<'_>)> = Vec::new();
+    let (mut got_n, mut ven_n) = (0u32, 0u32);
     for s in 1..obj.nsyms {
-        if flags[s as usize] & REFERENCED == 0 {
+        let f = flags[s as usize];
+        if f == 0 {
             continue;
         }
-        let sym = obj.sym(s);
-        if sym.st_shndx(LE) == elf::SHN_UNDEF {
-            let name = obj.sym_name(s)?;
+        let shndx = obj.sym(s).st_shndx(LE);
+        let undefined = shndx == elf::SHN_UNDEF;
+        if undefined {
             wanted.push((
                 s,
                 Wanted {
-                    name,
+                    name: obj.sym_name(s)?,
                     addr: None,
                     provider: None,
                 },
             ));
         }
-    }
-    wanted.sort_unstable_by(|a, b| a.1.name.cmp(b.1.name));
-    let mut unique: Vec<Wanted<'_>> = Vec::new();
-    for (_, w) in &wanted {
-        if unique.last().is_none_or(|u: &Wanted<'_>| u.name != w.name) {
-            unique.push(Wanted {
-                name: w.name,
-                addr: None,
-                provider: None,
-            });
+        if f & GOT != 0 {
+            info[s as usize].got = got_n;
+            got_n += 1;
         }
-    }
-    resolver.resolve(&mut unique, &*mem);
-    let mut missing = Vec::new();
-    let mut deps: Vec<NonNull<()>> = Vec::new();
-    let mut undefined_addr = vec![0u64; 0];
-    undefined_addr.resize(wanted.len(), 0);
-    for (k, (s, w)) in wanted.iter().enumerate() {
-        let u = unique
-            .binary_search_by(|u| u.name.cmp(w.name))
-            .map(|i| &unique[i]);
-        match u {
-            Ok(Wanted {
-                addr: Some(a),
-                provider,
-                ..
-            }) => {
-                undefined_addr[k] = *a;
-                if let Some(p) = provider {
-                    if !deps.contains(p) {
-                        deps.push(*p);
-                    }
-                }
-            }
-            _ if obj.sym(*s).st_bind() == elf::STB_WEAK => undefined_addr[k] = 0,
-            _ => {
-                let n = Name::new(w.name);
-                if !missing.contains(&n) {
-                    missing.push(n);
-                }
-            }
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::MissingSymbols(missing));
-    }
-
-    // GOT slots and veneers, one per symbol that needs them.
-    let got_syms: Vec<u32> = (1..obj.nsyms)
-        .filter(|&s| flags[s as usize] & GOT != 0)
-        .collect();
-    // A branch needs a veneer slot when its target is outside the object, or placed apart
-    // from (block vs caller's buffer) some place that branches to it.
-    let veneer_syms: Vec<u32> = (1..obj.nsyms)
-        .filter(|&s| {
-            let f = flags[s as usize];
-            if f & BRANCH == 0 {
-                return false;
-            }
-            let shndx = obj.sym(s).st_shndx(LE);
-            if shndx == elf::SHN_UNDEF
+        // A branch needs a veneer when its target is outside the object, or placed apart
+        // (block vs caller's buffer) from some place that branches to it.
+        if f & BRANCH != 0 {
+            let apart = undefined
                 || shndx.0 >= elf::SHN_LORESERVE
                 || u32::from(shndx.0) >= obj.shnum
-            {
-                return true;
+                || match plan.places[usize::from(shndx.0)] {
+                    Place::Block(..) => f & FROM_BUFFER != 0,
+                    Place::InBuffer => f & FROM_BLOCK != 0,
+                    Place::Skip => true,
+                };
+            if apart {
+                info[s as usize].veneer = ven_n;
+                ven_n += 1;
             }
-            match plan.places[usize::from(shndx.0)] {
-                Place::Block(..) => f & FROM_BUFFER != 0,
-                Place::InBuffer => f & FROM_BLOCK != 0,
-                Place::Skip => true,
-            }
-        })
-        .collect();
-    let too_many = |what, n: usize| Error::TooLarge {
-        what,
-        value: n as u64,
-        limit: u64::from(u32::MAX),
-    };
-    let got_n =
-        u32::try_from(got_syms.len()).map_err(|_| too_many("GOT entries", got_syms.len()))?;
-    let ven_n =
-        u32::try_from(veneer_syms.len()).map_err(|_| too_many("veneers", veneer_syms.len()))?;
+        }
+    }
+    let deps = resolve_undefined(obj, resolver, &*mem, &mut wanted, &mut info)?;
     plan.reserve(word, got_n, ven_n, R::VENEER_SIZE as u64, R::VENEER_ALIGN);
     let layout = BlockLayout::arrange(plan.raw, plan.align, &mem.granules());
-    for k in 0..4 {
-        if layout.sizes[k] > u64::from(u32::MAX) {
-            return Err(Error::TooLarge {
-                what: "region",
-                value: layout.sizes[k],
-                limit: u64::from(u32::MAX),
-            });
-        }
+    if let Some(&big) = layout.sizes.iter().find(|&&s| s > u64::from(u32::MAX)) {
+        return Err(Error::TooLarge {
+            what: "region",
+            value: big,
+            limit: u64::from(u32::MAX),
+        });
     }
 
     // Allocate; from here on every error frees the block.
@@ -435,39 +395,19 @@ where
     } else {
         None
     };
-    let result = fill::<E, R, M>(
-        obj,
-        src,
-        mem,
-        site,
-        &plan,
-        &layout,
-        block,
-        &rel_data,
-        &flags,
-        &wanted,
-        &undefined_addr,
-        &got_syms,
-        &veneer_syms,
-    );
-    match result {
-        Ok(exports) => {
-            let tables = [
-                plan.table_len[0] as u16,
-                plan.table_len[1] as u16,
-                plan.table_len[2] as u16,
-            ];
-            Ok(Linked {
-                block,
-                layout,
-                tables,
-                deps,
-                exports,
-                relocations: count,
-                copied: plan.copied,
-                in_place: plan.in_place,
-            })
-        }
+    match fill::<E, R, M>(
+        obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info,
+    ) {
+        Ok(exports) => Ok(Linked {
+            block,
+            layout,
+            tables: plan.table_len.map(|n| n as u16),
+            deps,
+            exports,
+            relocations: count,
+            copied: plan.copied,
+            in_place: plan.in_place,
+        }),
         Err(e) => {
             if let Some(b) = block {
                 // SAFETY: `b` was allocated above with `layout` and nothing else refers to it.
@@ -475,6 +415,81 @@ where
             }
             Err(e)
         }
+    }
+}
+
+/// What the linker knows of one symbol.
+#[derive(Clone, Copy)]
+struct SymInfo {
+    /// Target address.
+    addr: u64,
+    /// GOT slot, or [`NONE`].
+    got: u32,
+    /// Veneer, or [`NONE`].
+    veneer: u32,
+}
+
+/// No GOT slot or veneer.
+const NONE: u32 = u32::MAX;
+
+/// Resolve the undefined symbols in `wanted` (one entry per symbol) through `resolver`;
+/// every name nobody provides is reported at once. Returns the providing extensions.
+fn resolve_undefined<E: FileHeader<Endian = LE>>(
+    obj: &Object<'_, E>,
+    resolver: &dyn Resolve,
+    mem: &dyn Memory,
+    wanted: &mut [(u32, Wanted<'_>)],
+    info: &mut [SymInfo],
+) -> Result<Vec<NonNull<()>>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    wanted.sort_unstable_by(|a, b| a.1.name.cmp(b.1.name));
+    let mut unique: Vec<Wanted<'_>> = Vec::with_capacity(wanted.len());
+    for (_, w) in wanted.iter() {
+        if unique.last().is_none_or(|u| u.name != w.name) {
+            unique.push(Wanted {
+                name: w.name,
+                addr: None,
+                provider: None,
+            });
+        }
+    }
+    resolver.resolve(&mut unique, mem);
+    let mut missing = Vec::new();
+    let mut deps: Vec<NonNull<()>> = Vec::new();
+    for (s, w) in wanted.iter() {
+        let found = unique
+            .binary_search_by(|u| u.name.cmp(w.name))
+            .ok()
+            .map(|i| &unique[i]);
+        match found {
+            Some(Wanted {
+                addr: Some(a),
+                provider,
+                ..
+            }) => {
+                info[*s as usize].addr = *a;
+                if let Some(p) = provider {
+                    if !deps.contains(p) {
+                        deps.push(*p);
+                    }
+                }
+            }
+            // A weak reference nobody defines is 0.
+            _ if obj.sym(*s).st_bind() == elf::STB_WEAK => {}
+            _ => {
+                let n = Name::new(w.name);
+                if !missing.contains(&n) {
+                    missing.push(n);
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(deps)
+    } else {
+        Err(Error::MissingSymbols(missing))
     }
 }
 
@@ -490,10 +505,7 @@ fn fill<'a, E, R, M>(
     block: Option<Block>,
     rel_data: &[Cow<'a, [u8]>],
     flags: &[u8],
-    wanted: &[(u32, Wanted<'_>)],
-    undefined_addr: &[u64],
-    got_syms: &[u32],
-    veneer_syms: &[u32],
+    info: &mut [SymInfo],
 ) -> Result<Vec<(u32, u64)>>
 where
     E: FileHeader<Endian = LE>,
@@ -522,16 +534,15 @@ where
         }
     }
 
-    // Symbol addresses.
-    let mut addrs = vec![0u64; obj.nsyms as usize];
+    // Symbol addresses (undefined ones were resolved already), then GOT and veneers.
     let mut common = plan.common_start;
     let temporary = site.storage == Storage::Temporary;
     for s in 1..obj.nsyms {
         let sym = obj.sym(s);
         let shndx = sym.st_shndx(LE);
         let referenced = flags[s as usize] & REFERENCED != 0;
-        let wanted_here = referenced || shndx == elf::SHN_COMMON || (temporary && is_export(sym));
-        if shndx == elf::SHN_UNDEF || !wanted_here {
+        let needed = referenced || shndx == elf::SHN_COMMON || (temporary && is_export(sym));
+        if shndx == elf::SHN_UNDEF || !needed {
             continue;
         }
         match symbol_addr(
@@ -544,7 +555,7 @@ where
             s,
             &mut common,
         )? {
-            Some(a) => addrs[s as usize] = a,
+            Some(a) => info[s as usize].addr = a,
             None if referenced => {
                 return Err(Error::BadSymbolSection {
                     symbol: s,
@@ -556,44 +567,27 @@ where
             None => {}
         }
     }
-    for (k, (s, _)) in wanted.iter().enumerate() {
-        addrs[*s as usize] = undefined_addr[k];
-    }
     let text = layout.offsets[0] as usize;
-    let (got_off, _) = plan.got;
-    for (slot, &s) in got_syms.iter().enumerate() {
-        let at = text + got_off as usize + slot * word;
-        image[at..at + word].copy_from_slice(&addrs[s as usize].to_le_bytes()[..word]);
-    }
-    let (ven_off, _) = plan.veneers;
-    for (v, &s) in veneer_syms.iter().enumerate() {
-        let at = text + ven_off as usize + v * R::VENEER_SIZE;
-        R::write_veneer(
-            &mut image[at..at + R::VENEER_SIZE],
-            block_addr + at as u64,
-            addrs[s as usize],
-        );
-    }
-    let got_addr = block_addr + text as u64 + got_off;
-    let ven_addr = block_addr + text as u64 + ven_off;
-    // GOT slot and veneer of each symbol that has one, found in O(1) while relocating.
-    let any = !got_syms.is_empty() || !veneer_syms.is_empty();
-    let mut extra: Vec<u32> = vec![NO_EXTRA; if any { addrs.len() } else { 0 }];
-    let mut slots: Vec<(Option<u64>, Option<u64>)> = Vec::new();
-    for (i, &s) in got_syms.iter().enumerate() {
-        extra[s as usize] = slots.len() as u32;
-        slots.push((Some(got_addr + (i * word) as u64), None));
-    }
-    for (i, &s) in veneer_syms.iter().enumerate() {
-        let v = Some(ven_addr + (i * R::VENEER_SIZE) as u64);
-        match extra[s as usize] {
-            NO_EXTRA => {
-                extra[s as usize] = slots.len() as u32;
-                slots.push((None, v));
+    let got_at = text + plan.got.0 as usize;
+    let ven_at = text + plan.veneers.0 as usize;
+    if plan.got.1 > 0 || plan.veneers.1 > 0 {
+        for i in info.iter() {
+            if i.got != NONE {
+                let at = got_at + i.got as usize * word;
+                image[at..at + word].copy_from_slice(&i.addr.to_le_bytes()[..word]);
             }
-            x => slots[x as usize].1 = v,
+            if i.veneer != NONE {
+                let at = ven_at + i.veneer as usize * R::VENEER_SIZE;
+                R::write_veneer(
+                    &mut image[at..at + R::VENEER_SIZE],
+                    block_addr + at as u64,
+                    i.addr,
+                );
+            }
         }
     }
+    let got_addr = block_addr + got_at as u64;
+    let ven_addr = block_addr + ven_at as u64;
 
     // Relocate, section by section.
     for (n, &r) in plan.rel_sections.iter().enumerate() {
@@ -622,7 +616,8 @@ where
             },
             Place::Skip => continue,
         };
-        let mut patch = |e: Entry| -> Result<()> {
+        let info: &[SymInfo] = info;
+        let applied = for_each_entry::<E, Fail>(rela, &rel_data[n], |e| {
             let Some(how) = R::howto(e.rtype) else {
                 return Ok(());
             };
@@ -636,25 +631,21 @@ where
                 Some(a) => a,
                 None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
             };
-            let s = e.sym as usize;
-            let (got, veneer) = match extra.get(s).copied().unwrap_or(NO_EXTRA) {
-                NO_EXTRA => (None, None),
-                x => slots[x as usize],
-            };
+            let i = info[e.sym as usize];
             let fx = Fixup {
                 rtype: e.rtype,
                 p: taddr + e.offset,
-                s: addrs[s],
+                s: i.addr,
                 a,
-                got,
-                veneer,
+                got: (i.got != NONE).then(|| got_addr + u64::from(i.got) * word as u64),
+                veneer: (i.veneer != NONE)
+                    .then(|| ven_addr + u64::from(i.veneer) * R::VENEER_SIZE as u64),
             };
-            match R::apply(&fx, place) {
-                Ok(()) => Ok(()),
-                Err(fail) => Err(reloc_error(obj, arch, &e, target, fail)),
-            }
-        };
-        for_each_entry::<E>(rela, &rel_data[n], |_, e| patch(e))?;
+            R::apply(&fx, place)
+        });
+        if let Err((_, e, fail)) = applied {
+            return Err(reloc_error(obj, arch, &e, target, fail));
+        }
     }
     if let Some(b) = &block {
         mem.seal(b, layout)?;
@@ -662,12 +653,12 @@ where
 
     // Exports are kept only when the object's symbol table will be gone.
     let mut exports = Vec::new();
-    if site.storage == Storage::Temporary {
+    if temporary {
         for s in 1..obj.nsyms {
             let sym = obj.sym(s);
-            let placed = addrs[s as usize] != 0 || sym.st_shndx(LE) == elf::SHN_ABS;
-            if is_export(sym) && placed {
-                exports.push((s, addrs[s as usize]));
+            let addr = info[s as usize].addr;
+            if is_export(sym) && (addr != 0 || sym.st_shndx(LE) == elf::SHN_ABS) {
+                exports.push((s, addr));
             }
         }
     }

@@ -120,21 +120,21 @@ impl Memory for HostMemory {
         }
     }
     fn seal(&mut self, block: &Block, layout: &BlockLayout) -> Result<()> {
-        let prots = [
+        // DATA and BSS stay read + write as the arena was mapped; only TEXT and RODATA change.
+        let text = RegionKind::Text as usize;
+        let rodata = RegionKind::Rodata as usize;
+        self.protect(
+            block.addr + layout.offsets[text],
+            layout.sizes[text],
             libc::PROT_READ | libc::PROT_EXEC,
+            RegionKind::Text,
+        )?;
+        self.protect(
+            block.addr + layout.offsets[rodata],
+            layout.sizes[rodata],
             libc::PROT_READ,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::PROT_READ | libc::PROT_WRITE,
-        ];
-        for (k, kind) in RegionKind::REGIONS.iter().enumerate() {
-            self.protect(
-                block.addr + layout.offsets[k],
-                layout.sizes[k],
-                prots[k],
-                *kind,
-            )?;
-        }
-        Ok(())
+            RegionKind::Rodata,
+        )
     }
     fn alloc_meta(&mut self, layout: Layout) -> Result<NonNull<u8>> {
         self.heap.alloc_meta(layout)

@@ -359,17 +359,30 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 unsafe { mem.free_block(b, &linked.layout) };
             }
         };
-        let mut exports: Vec<(u32, &[u8], u64)> = Vec::with_capacity(linked.exports.len());
-        for &(s, addr) in &linked.exports {
+        // Sort by hash through 8-byte keys (hash, index), then gather: cheaper than moving
+        // the entries themselves through the sort.
+        let mut names: Vec<&[u8]> = Vec::with_capacity(linked.exports.len());
+        let mut keys: Vec<u64> = Vec::with_capacity(linked.exports.len());
+        for (k, &(s, _)) in linked.exports.iter().enumerate() {
             match obj.sym_name(s) {
-                Ok(n) => exports.push((record::name_hash(n), n, addr)),
+                Ok(n) => {
+                    keys.push(u64::from(record::name_hash(n)) << 32 | k as u64);
+                    names.push(n);
+                }
                 Err(e) => {
                     free_block(&mut self.mem);
                     return Err(e);
                 }
             }
         }
-        exports.sort_unstable_by_key(|e| e.0);
+        keys.sort_unstable();
+        let exports: Vec<(u32, &[u8], u64)> = keys
+            .iter()
+            .map(|&key| {
+                let k = key as u32 as usize;
+                ((key >> 32) as u32, names[k], linked.exports[k].1)
+            })
+            .collect();
         let deps: Vec<Rec> = linked.deps.iter().map(|d| Rec(d.cast())).collect();
         let new = NewRecord {
             name: name.as_bytes(),
