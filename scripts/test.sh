@@ -39,4 +39,9 @@ step "benchmarks compile and run once"
 cargo bench -p elfext --features std --bench load -- --test
 
 step "tests"
-cargo test --workspace --features elfext/std
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --features elfext/std 2>&1 | tee "$log"
+# One closing line for the whole suite, summed over every test binary and doc-test run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\nall tests: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0) }' "$log"
