@@ -184,8 +184,6 @@ pub(crate) enum Table {
 pub(crate) struct Plan {
     /// Placement of each section.
     pub places: Vec<Place>,
-    /// Whether each section is the target of relocations.
-    pub relocated: Vec<bool>,
     /// Relocation sections that patch loaded sections.
     pub rel_sections: Vec<u32>,
     /// Bytes used in each region before granule rounding.
@@ -261,7 +259,6 @@ impl Plan {
         let n = obj.shnum as usize;
         let mut plan = Plan {
             places: alloc::vec![Place::Skip; n],
-            relocated: alloc::vec![false; n],
             rel_sections: Vec::new(),
             raw: [0; 4],
             align: [1; 4],
@@ -273,6 +270,12 @@ impl Plan {
             in_place: 0,
         };
         let word = if E::is_type_64_sized() { 8u64 } else { 4 };
+        // Which sections relocations patch matters only to persistent storage.
+        let mut relocated = if storage == Storage::Persistent {
+            alloc::vec![false; n]
+        } else {
+            Vec::new()
+        };
         // Relocation sections, checked, and which sections they patch.
         for i in 0..obj.shnum {
             let sh = obj.sh(i);
@@ -320,7 +323,9 @@ impl Plan {
                 });
             }
             if size > 0 {
-                plan.relocated[target as usize] = true;
+                if let Some(r) = relocated.get_mut(target as usize) {
+                    *r = true;
+                }
                 plan.rel_sections.push(i);
             }
         }
@@ -392,7 +397,7 @@ impl Plan {
                 Storage::Persistent => {
                     kind != RegionKind::Bss
                         && kind != RegionKind::Data
-                        && !plan.relocated[i as usize]
+                        && !relocated.get(i as usize).copied().unwrap_or(true)
                 }
                 Storage::Writable => kind != RegionKind::Bss,
             } && addr % align == 0

@@ -21,6 +21,8 @@ use crate::memory::{Block, Memory};
 
 /// A symbol the object needs from outside, to be filled in by a [`Resolve`].
 pub(crate) struct Wanted<'n> {
+    /// Its index in the object's symbol table.
+    pub sym: u32,
     /// Its name.
     pub name: &'n [u8],
     /// Its address once found.
@@ -31,7 +33,8 @@ pub(crate) struct Wanted<'n> {
 
 /// Finds the addresses of undefined symbols.
 pub(crate) trait Resolve {
-    /// Fill in `wanted` (sorted by name, no duplicates) where possible.
+    /// Fill in `wanted` (sorted by name; a repeated name may be filled only once) where
+    /// possible.
     fn resolve(&self, wanted: &mut [Wanted<'_>], mem: &dyn Memory);
 }
 
@@ -338,7 +341,7 @@ where
         };
         obj.nsyms as usize
     ];
-    let mut wanted: Vec<(u32, Wanted<'_>)> = Vec::new();
+    let mut wanted: Vec<Wanted<'_>> = Vec::new();
     let (mut got_n, mut ven_n) = (0u32, 0u32);
     for s in 1..obj.nsyms {
         let f = flags[s as usize];
@@ -348,14 +351,12 @@ where
         let shndx = obj.sym(s).st_shndx(LE);
         let undefined = shndx == elf::SHN_UNDEF;
         if undefined {
-            wanted.push((
-                s,
-                Wanted {
-                    name: obj.sym_name(s)?,
-                    addr: None,
-                    provider: None,
-                },
-            ));
+            wanted.push(Wanted {
+                sym: s,
+                name: obj.sym_name(s)?,
+                addr: None,
+                provider: None,
+            });
         }
         if f & GOT != 0 {
             info[s as usize].got = got_n;
@@ -438,47 +439,36 @@ fn resolve_undefined<E: FileHeader<Endian = LE>>(
     obj: &Object<'_, E>,
     resolver: &dyn Resolve,
     mem: &dyn Memory,
-    wanted: &mut [(u32, Wanted<'_>)],
+    wanted: &mut [Wanted<'_>],
     info: &mut [SymInfo],
 ) -> Result<Vec<NonNull<()>>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    wanted.sort_unstable_by(|a, b| a.1.name.cmp(b.1.name));
-    let mut unique: Vec<Wanted<'_>> = Vec::with_capacity(wanted.len());
-    for (_, w) in wanted.iter() {
-        if unique.last().is_none_or(|u| u.name != w.name) {
-            unique.push(Wanted {
-                name: w.name,
-                addr: None,
-                provider: None,
-            });
+    wanted.sort_unstable_by(|a, b| a.name.cmp(b.name));
+    resolver.resolve(wanted, mem);
+    // Two symbols of one name (rare) were resolved once: share the answer.
+    for i in 1..wanted.len() {
+        if wanted[i].name == wanted[i - 1].name && wanted[i].addr.is_none() {
+            wanted[i].addr = wanted[i - 1].addr;
+            wanted[i].provider = wanted[i - 1].provider;
         }
     }
-    resolver.resolve(&mut unique, mem);
     let mut missing = Vec::new();
     let mut deps: Vec<NonNull<()>> = Vec::new();
-    for (s, w) in wanted.iter() {
-        let found = unique
-            .binary_search_by(|u| u.name.cmp(w.name))
-            .ok()
-            .map(|i| &unique[i]);
-        match found {
-            Some(Wanted {
-                addr: Some(a),
-                provider,
-                ..
-            }) => {
-                info[*s as usize].addr = *a;
-                if let Some(p) = provider {
-                    if !deps.contains(p) {
-                        deps.push(*p);
+    for w in wanted.iter() {
+        match w.addr {
+            Some(a) => {
+                info[w.sym as usize].addr = a;
+                if let Some(p) = w.provider {
+                    if !deps.contains(&p) {
+                        deps.push(p);
                     }
                 }
             }
             // A weak reference nobody defines is 0.
-            _ if obj.sym(*s).st_bind() == elf::STB_WEAK => {}
-            _ => {
+            None if obj.sym(w.sym).st_bind() == elf::STB_WEAK => {}
+            None => {
                 let n = Name::new(w.name);
                 if !missing.contains(&n) {
                     missing.push(n);

@@ -361,14 +361,10 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         };
         // Sort by hash through 8-byte keys (hash, index), then gather: cheaper than moving
         // the entries themselves through the sort.
-        let mut names: Vec<&[u8]> = Vec::with_capacity(linked.exports.len());
         let mut keys: Vec<u64> = Vec::with_capacity(linked.exports.len());
         for (k, &(s, _)) in linked.exports.iter().enumerate() {
             match obj.sym_name(s) {
-                Ok(n) => {
-                    keys.push(u64::from(record::name_hash(n)) << 32 | k as u64);
-                    names.push(n);
-                }
+                Ok(n) => keys.push(u64::from(record::name_hash(n)) << 32 | k as u64),
                 Err(e) => {
                     free_block(&mut self.mem);
                     return Err(e);
@@ -379,8 +375,9 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         let exports: Vec<(u32, &[u8], u64)> = keys
             .iter()
             .map(|&key| {
-                let k = key as u32 as usize;
-                ((key >> 32) as u32, names[k], linked.exports[k].1)
+                let (s, addr) = linked.exports[key as u32 as usize];
+                // The name was read above; it cannot fail now.
+                ((key >> 32) as u32, obj.sym_name(s).unwrap_or(&[]), addr)
             })
             .collect();
         let deps: Vec<Rec> = linked.deps.iter().map(|d| Rec(d.cast())).collect();
