@@ -29,6 +29,9 @@ cargo fmt --all --check
 step "lints"
 cargo clippy --workspace --all-targets --features elfext/std -- -D warnings
 
+step "docs (every public item documented, no broken links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features elfext/std
+
 step "no_std core for Cortex-M4 and RV32"
 for target in thumbv7em-none-eabi riscv32imac-unknown-none-elf; do
     cargo build -p elfext --target "$target"

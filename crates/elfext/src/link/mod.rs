@@ -627,9 +627,16 @@ where
                 p: taddr + e.offset,
                 s: i.addr,
                 a,
-                got: (i.got != NONE).then(|| got_addr + u64::from(i.got) * word as u64),
-                veneer: (i.veneer != NONE)
-                    .then(|| ven_addr + u64::from(i.veneer) * R::VENEER_SIZE as u64),
+                got: match how.need {
+                    Need::Got if i.got != NONE => Some(got_addr + u64::from(i.got) * word as u64),
+                    _ => None,
+                },
+                veneer: match how.need {
+                    Need::Branch if i.veneer != NONE => {
+                        Some(ven_addr + u64::from(i.veneer) * R::VENEER_SIZE as u64)
+                    }
+                    _ => None,
+                },
             };
             R::apply(&fx, place)
         });
