@@ -49,10 +49,11 @@ pub use layout::{BlockLayout, Granule, Granules, RegionKind};
 pub use link::exports::{
     sort_exports, Export, ExportAddr, ExportMap, ExportTable, Exports, NoExports,
 };
+pub use link::Placed;
 #[cfg(feature = "std")]
 pub use loader::FileLoader;
 pub use loader::{BufLoader, InPlace, IoLoader, Loader, Storage};
-pub use memory::{Block, ExtHeap, HeapStats, Memory};
+pub use memory::{Block, ExtHeap, HeapStats, Memory, TargetMemory};
 #[cfg(all(feature = "std", unix))]
 pub use memory::{HostMemory, LowBuffer};
 pub use registry::{DefaultRawMutex, Extension, LoadReport, Registry};

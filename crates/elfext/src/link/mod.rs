@@ -38,6 +38,24 @@ pub(crate) trait Resolve {
     fn resolve(&self, wanted: &mut [Wanted<'_>], mem: &dyn Memory);
 }
 
+/// Where one section of an object was placed (see
+/// [`Registry::load_traced`](crate::Registry::load_traced)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed<'n> {
+    /// Section index.
+    pub index: u32,
+    /// Section name.
+    pub name: &'n [u8],
+    /// Region it belongs to.
+    pub kind: RegionKind,
+    /// Target address of its first byte.
+    pub addr: u64,
+    /// Its size.
+    pub size: u64,
+    /// Whether it is used in place in the caller's buffer.
+    pub in_place: bool,
+}
+
 /// What the registry keeps of a successful link.
 pub(crate) struct Linked {
     /// The block holding the copied regions (none when nothing had to be copied).
@@ -252,6 +270,7 @@ pub(crate) fn link<'a, E, R, M>(
     mem: &mut M,
     site: &Site,
     resolver: &dyn Resolve,
+    trace: Option<&mut dyn FnMut(Placed<'_>)>,
 ) -> Result<Linked>
 where
     E: FileHeader<Endian = LE>,
@@ -396,6 +415,28 @@ where
     } else {
         None
     };
+    if let Some(trace) = trace {
+        let block_addr = block.map_or(0, |b| b.addr);
+        for i in 0..obj.shnum {
+            let (off, size) = obj.file_range(i);
+            let place = plan.places[i as usize];
+            let in_place = mem.in_place_addr(site.base.wrapping_add(off));
+            if let Some(addr) = section_addr(place, &layout, block_addr, in_place) {
+                let kind = match place {
+                    Place::Block(kind, _) => kind,
+                    _ => crate::layout::kind_of(obj.sh(i).sh_type(LE), obj.flags(i)),
+                };
+                trace(Placed {
+                    index: i,
+                    name: obj.section_name(i),
+                    kind,
+                    addr,
+                    size,
+                    in_place: place == Place::InBuffer,
+                });
+            }
+        }
+    }
     match fill::<E, R, M>(
         obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info,
     ) {

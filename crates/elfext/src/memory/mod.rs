@@ -5,6 +5,9 @@
 //! crate, with a protection granule per region kind. `HostMemory` (feature `std`, Linux)
 //! adds page protection so that extensions can run natively with W^X.
 
+mod target;
+pub use target::TargetMemory;
+
 #[cfg(all(feature = "std", unix))]
 mod host;
 #[cfg(all(feature = "std", unix))]

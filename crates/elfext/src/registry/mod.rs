@@ -15,7 +15,7 @@ use crate::elf::{identify, Class, Elf32, Elf64, Object, RawSource, Source, Strea
 use crate::error::{Error, Name, Result};
 use crate::layout::{BlockLayout, Plan};
 use crate::link::exports::Exports;
-use crate::link::{self, is_export, Linked, Resolve, Site, Wanted};
+use crate::link::{self, is_export, Linked, Placed, Resolve, Site, Wanted};
 use crate::loader::{InPlace, Loader, Storage};
 use crate::memory::{HeapStats, Memory};
 use record::{NewRecord, Rec};
@@ -91,7 +91,20 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
 
     /// Load and report what the load cost.
     pub fn load_with_report<L: Loader<'buf>>(&self, name: &str, loader: L) -> Result<LoadReport> {
-        self.inner.lock().load_new_reported(name, loader)
+        self.inner.lock().load_new_reported(name, loader, None)
+    }
+
+    /// Load like [`load_with_report`](Self::load_with_report), and tell `trace` where each
+    /// section went (for a linker map, or to compare with another linker).
+    pub fn load_traced<L: Loader<'buf>>(
+        &self,
+        name: &str,
+        loader: L,
+        trace: &mut dyn FnMut(Placed<'_>),
+    ) -> Result<LoadReport> {
+        self.inner
+            .lock()
+            .load_new_reported(name, loader, Some(trace))
     }
 
     /// Drop one use of `name`; at zero its memory is freed. Returns the uses left.
@@ -165,6 +178,12 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
         self.inner.lock().mem.stats()
     }
 
+    /// Run `f` on the extension memory (to read linked bytes out of a
+    /// [`TargetMemory`](crate::TargetMemory), for instance) while the registry is locked.
+    pub fn with_memory<T>(&self, f: impl FnOnce(&M) -> T) -> T {
+        f(&self.inner.lock().mem)
+    }
+
     /// The architecture this registry links for.
     pub fn arch(&self) -> Arch {
         self.inner.lock().arch
@@ -220,7 +239,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
     }
 
     fn load<L: Loader<'buf>>(&mut self, name: &str, loader: L) -> Result<u32> {
-        self.load_new_reported(name, loader)
+        self.load_new_reported(name, loader, None)
             .map(|r| r.previous_uses)
     }
 
@@ -228,6 +247,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         &mut self,
         name: &str,
         mut loader: L,
+        trace: Option<&mut dyn FnMut(Placed<'_>)>,
     ) -> Result<LoadReport> {
         if let Some(mut r) = self.find(name.as_bytes()) {
             let prev = r.header().uses;
@@ -258,7 +278,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                     base: buf.as_ptr() as u64,
                     writable: None,
                 };
-                self.link_from(name, &mut Whole(buf), &site)?
+                self.link_from(name, &mut Whole(buf), &site, trace)?
             }
             (Storage::Writable, Some(InPlace::Writable(buf))) => {
                 let len = buf.len();
@@ -271,7 +291,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                     base: ptr.as_ptr() as u64,
                     writable: Some(ptr),
                 };
-                self.link_from(name, &mut src, &site)?
+                self.link_from(name, &mut src, &site, trace)?
             }
             (Storage::Temporary, None) => {
                 let site = Site {
@@ -282,9 +302,9 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 let len = loader.len();
                 if loader.peek(0, len).is_some() {
                     let whole = loader.peek(0, len).unwrap_or(&[]);
-                    self.link_from(name, &mut Whole(whole), &site)?
+                    self.link_from(name, &mut Whole(whole), &site, trace)?
                 } else {
-                    self.link_from(name, &mut Stream(&mut loader), &site)?
+                    self.link_from(name, &mut Stream(&mut loader), &site, trace)?
                 }
             }
             (s, _) => return Err(Error::LoaderStorage(s)),
@@ -315,6 +335,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         name: &str,
         src: &mut impl Source<'a>,
         site: &Site,
+        trace: Option<&mut dyn FnMut(Placed<'_>)>,
     ) -> Result<(Rec, LoadReport)> {
         match identify(src)? {
             Class::Elf32 => {
@@ -336,6 +357,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                             &mut self.mem,
                             site,
                             &resolver,
+                            trace,
                         )?;
                         self.record(name, &obj, site, linked)
                     }
