@@ -2,8 +2,9 @@
 //!
 //! Calls (`R_X86_64_PLT32`) whose target is further than ±2 GiB go through a 16-byte veneer
 //! (`jmp *0(%rip)` followed by the absolute target). GOT loads (`GOTPCRELX`,
-//! `REX_GOTPCRELX`) are relaxed to `lea` when the symbol is within reach, and otherwise read
-//! a slot of the extension's own GOT.
+//! `REX_GOTPCRELX`) are rewritten exactly as GNU ld rewrites them in a fixed-address
+//! executable (`mov $imm`, `lea`, direct `call`/`jmp`) and otherwise read a slot of the
+//! extension's own GOT.
 
 use object::elf::*;
 
@@ -25,9 +26,79 @@ const HOWTO: [Option<Howto>; 43] = {
     t[R_X86_64_PLT32.0 as usize] = h(Need::Branch, 0, 4);
     t[R_X86_64_GOTPCREL.0 as usize] = h(Need::Got, 0, 4);
     t[R_X86_64_GOTPCRELX.0 as usize] = h(Need::Got, 2, 4);
-    t[R_X86_64_REX_GOTPCRELX.0 as usize] = h(Need::Got, 2, 4);
+    t[R_X86_64_REX_GOTPCRELX.0 as usize] = h(Need::Got, 3, 4);
     t
 };
+
+/// Bytes before the offset that a GOT load relocation may rewrite (REX, opcode, ModRM).
+fn before(rtype: u32) -> u8 {
+    if rtype == R_X86_64_REX_GOTPCRELX.0 {
+        3
+    } else {
+        2
+    }
+}
+
+/// Rewrite a relaxable GOT load as GNU ld does when it links a fixed-address executable,
+/// so that elfext's bytes equal ld's. `place` starts at the REX prefix (REX_GOTPCRELX) or
+/// the opcode (GOTPCRELX). Returns false when no rewrite applies: the GOT slot is used.
+///
+/// - `mov foo@GOTPCREL(%rip), %reg` → `mov $foo, %reg` when foo fits the immediate
+///   (sign-extended with REX.W), else → `lea foo(%rip), %reg` when foo is within ±2 GiB;
+/// - `call *foo@GOTPCREL(%rip)` → `addr32 call foo`;
+/// - `jmp *foo@GOTPCREL(%rip)` → `jmp foo; nop`.
+fn relax_got_load(rtype: u32, place: &mut [u8], s: i64, pcrel: i64) -> bool {
+    let rex = rtype == R_X86_64_REX_GOTPCRELX.0;
+    let op = usize::from(rex);
+    let (opcode, modrm) = (place[op], place[op + 1]);
+    let disp = op + 2;
+    if modrm & 0xc7 != 0x05 {
+        return false; // not RIP-relative
+    }
+    if opcode == 0x8b {
+        let wide = rex && place[0] & 0x08 != 0;
+        // The GOT slot would hold the symbol's address itself (the addend only compensates
+        // for the RIP-relative displacement).
+        let imm = if wide {
+            check_signed(s, 32)
+        } else {
+            check_unsigned(s, 32)
+        };
+        if let Ok(v) = imm {
+            place[op] = 0xc7;
+            place[op + 1] = 0xc0 | ((modrm >> 3) & 7);
+            if rex && place[0] & 0x04 != 0 {
+                place[0] = (place[0] & !0x04) | 0x01; // REX.R becomes REX.B
+            }
+            put(place, disp, (v as u32).to_le_bytes());
+            return true;
+        }
+        if let Ok(v) = check_signed(pcrel, 32) {
+            place[op] = 0x8d;
+            put(place, disp, (v as i32).to_le_bytes());
+            return true;
+        }
+        return false;
+    }
+    if opcode == 0xff && !rex {
+        if modrm == 0x15 {
+            if let Ok(v) = check_signed(pcrel, 32) {
+                place[0] = 0x67;
+                place[1] = 0xe8;
+                put(place, 2, (v as i32).to_le_bytes());
+                return true;
+            }
+        } else if modrm == 0x25 {
+            if let Ok(v) = check_signed(pcrel.wrapping_add(1), 32) {
+                place[0] = 0xe9;
+                put(place, 1, (v as i32).to_le_bytes());
+                place[5] = 0x90;
+                return true;
+            }
+        }
+    }
+    false
+}
 
 /// The x86-64 relocator.
 pub(crate) struct X86_64;
@@ -112,19 +183,13 @@ impl Relocator for X86_64 {
                 put(place, 0, (v as i32).to_le_bytes())
             }
             R_X86_64_GOTPCRELX | R_X86_64_REX_GOTPCRELX => {
-                // `mov foo@GOTPCREL(%rip), %reg` (opcode 0x8b, ModRM with mod=00 rm=101)
-                // becomes `lea foo(%rip), %reg` when foo is within ±2 GiB.
-                let (opcode, modrm) = (place[0], place[1]);
-                if opcode == 0x8b && modrm & 0xc7 == 0x05 {
-                    if let Ok(v) = check_signed(pcrel, 32) {
-                        place[0] = 0x8d;
-                        put(place, 2, (v as i32).to_le_bytes());
-                        return Ok(());
-                    }
+                if relax_got_load(f.rtype, place, f.s as i64, pcrel) {
+                    return Ok(());
                 }
+                let at = usize::from(before(f.rtype));
                 let got = f.got.ok_or(Fail::BadInstruction("no GOT slot"))? as i64;
                 let v = check_signed(got.wrapping_add(f.a).wrapping_sub(f.p as i64), 32)?;
-                put(place, 2, (v as i32).to_le_bytes())
+                put(place, at, (v as i32).to_le_bytes())
             }
             _ => return Err(Fail::BadInstruction("unsupported relocation")),
         }

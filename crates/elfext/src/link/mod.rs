@@ -436,6 +436,35 @@ where
                 });
             }
         }
+        // The GOT and the veneers, as sections of their own (indices past the last section).
+        let text = block_addr + layout.offsets[0];
+        if plan.got.1 > 0 {
+            let (addr, size) = (text + plan.got.0, u64::from(plan.got.1) * word);
+            let kind = RegionKind::Text;
+            trace(Placed {
+                index: obj.shnum,
+                name: b".got",
+                kind,
+                addr,
+                size,
+                in_place: false,
+            });
+        }
+        if plan.veneers.1 > 0 {
+            let (addr, size) = (
+                text + plan.veneers.0,
+                u64::from(plan.veneers.1) * R::VENEER_SIZE as u64,
+            );
+            let kind = RegionKind::Text;
+            trace(Placed {
+                index: obj.shnum + 1,
+                name: b".veneers",
+                kind,
+                addr,
+                size,
+                in_place: false,
+            });
+        }
     }
     match fill::<E, R, M>(
         obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info,

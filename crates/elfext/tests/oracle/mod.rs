@@ -1,0 +1,265 @@
+//! GNU ld as the relocation oracle: link an object with elfext into a described target
+//! window, link the same object with GNU ld placing each input section at exactly the
+//! address elfext chose (undefined symbols given by `--defsym`), and compare the bytes.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use elfext::{Arch, BufLoader, ExportMap, Granules, Placed, RegionKind, Registry, TargetMemory};
+use object::read::elf::{FileHeader, SectionHeader, Sym};
+use object::LittleEndian as LE;
+
+/// One section elfext placed.
+struct Section {
+    index: u32,
+    name: String,
+    kind: RegionKind,
+    addr: u64,
+    size: u64,
+}
+
+/// What a comparison covered.
+#[derive(Debug)]
+pub struct Compared {
+    /// Sections compared byte for byte.
+    pub sections: usize,
+    /// Bytes compared.
+    pub bytes: u64,
+}
+
+/// Link `object` (at `path`) for `arch` at `base` with elfext and with `ld` (plus
+/// `ld_flags`), `exports` giving the addresses of undefined symbols; return what was
+/// compared, or a description of the first difference.
+pub fn compare(
+    path: &Path,
+    object: &[u8],
+    arch: Arch,
+    ld: &str,
+    ld_flags: &[&str],
+    base: u64,
+    exports: &[(&str, u64)],
+) -> Result<Compared, String> {
+    let mut map = ExportMap::new();
+    for (name, addr) in exports {
+        map.insert(name, *addr);
+    }
+    let registry = Registry::for_arch(TargetMemory::new(base, 1 << 20, Granules::NONE), &map, arch);
+    let mut placed = Vec::new();
+    registry
+        .load_traced("oracle", BufLoader::temporary(object), &mut |p: Placed<
+            '_,
+        >| {
+            placed.push(Section {
+                index: p.index,
+                name: String::from_utf8_lossy(p.name).into_owned(),
+                kind: p.kind,
+                addr: p.addr,
+                size: p.size,
+            })
+        })
+        .map_err(|e| format!("elfext: {e}"))?;
+
+    // A linker script that puts every input section where elfext put it.
+    let mut script = String::from("SECTIONS {\n");
+    // elfext's own GOT and veneers are not input sections; GNU ld's GOT goes where elfext's
+    // is, so that code using it is comparable (veneers never appear: targets are in reach).
+    let got = placed
+        .iter()
+        .find(|s| s.index >= shnum(object, arch))
+        .filter(|s| s.name == ".got")
+        .map(|s| s.addr);
+    let placed: Vec<Section> = placed
+        .into_iter()
+        .filter(|s| s.index < shnum(object, arch))
+        .collect();
+    for s in &placed {
+        let names = placed.iter().filter(|o| o.name == s.name).count();
+        if names > 1 {
+            return Err(format!(
+                "section name {} is not unique; the oracle cannot place it",
+                s.name
+            ));
+        }
+        writeln!(
+            script,
+            "  .elfext_{} 0x{:x} : {{ KEEP(*({})) }}",
+            s.index, s.addr, s.name
+        )
+        .unwrap();
+    }
+    // GOT and PLT sections GNU ld may create go far away: a difference in them shows up
+    // as a difference in the code that uses them.
+    writeln!(
+        script,
+        "  .got 0x{:x} : {{ *(.got) }}",
+        got.unwrap_or(base + (8 << 20))
+    )
+    .unwrap();
+    writeln!(
+        script,
+        "  .got.plt 0x{:x} : {{ *(.got.plt) }}",
+        base + (9 << 20)
+    )
+    .unwrap();
+    writeln!(
+        script,
+        "  .plt 0x{:x} : {{ *(.plt) *(.iplt) }}",
+        base + (10 << 20)
+    )
+    .unwrap();
+    script.push_str("  /DISCARD/ : { *(.eh_frame) *(.comment) *(.note*) }\n}\n");
+
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("oracle");
+    let script_path = dir.join(format!("{stem}.{}.ld", std::process::id()));
+    let out_path = dir.join(format!("{stem}.{}.elf", std::process::id()));
+    std::fs::write(&script_path, &script).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(ld);
+    cmd.args(ld_flags)
+        .arg("-T")
+        .arg(&script_path)
+        .arg("-o")
+        .arg(&out_path)
+        .arg(path);
+    for (name, addr) in exports {
+        cmd.arg(format!("--defsym={name}=0x{addr:x}"));
+    }
+    let output = cmd.output().map_err(|e| format!("run {ld}: {e}"))?;
+    let _ = std::fs::remove_file(&script_path);
+    if !output.status.success() {
+        return Err(format!(
+            "{ld} failed:\n{}\nscript:\n{script}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let linked = std::fs::read(&out_path).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&out_path);
+    let theirs = output_sections(&linked, arch)?;
+
+    let mut compared = Compared {
+        sections: 0,
+        bytes: 0,
+    };
+    for s in placed
+        .iter()
+        .filter(|s| s.kind != RegionKind::Bss && s.size > 0)
+    {
+        let want = format!(".elfext_{}", s.index);
+        let (addr, bytes) = theirs
+            .iter()
+            .find(|(n, _, _)| *n == want)
+            .map(|(_, a, b)| (*a, b))
+            .ok_or_else(|| format!("GNU ld did not emit {} ({want})", s.name))?;
+        if addr != s.addr {
+            return Err(format!(
+                "{}: GNU ld placed it at {addr:#x}, elfext at {:#x}",
+                s.name, s.addr
+            ));
+        }
+        let ours = registry.with_memory(|m| m.bytes(s.addr, s.size as usize).map(<[u8]>::to_vec));
+        let ours = ours.ok_or_else(|| format!("{} is outside the target window", s.name))?;
+        if let Some(at) = ours.iter().zip(bytes.iter()).position(|(a, b)| a != b) {
+            let lo = at.saturating_sub(4);
+            let hi = (at + 8).min(ours.len());
+            return Err(format!(
+                "{} differs at +{at:#x} (address {:#x}):\n  elfext {:02x?}\n  GNU ld {:02x?}",
+                s.name,
+                s.addr + at as u64,
+                &ours[lo..hi],
+                &bytes[lo..hi.min(bytes.len())]
+            ));
+        }
+        if ours.len() != bytes.len() {
+            return Err(format!(
+                "{}: {} bytes from elfext, {} from GNU ld",
+                s.name,
+                ours.len(),
+                bytes.len()
+            ));
+        }
+        compared.sections += 1;
+        compared.bytes += s.size;
+    }
+    registry.unload("oracle").map_err(|e| e.to_string())?;
+    Ok(compared)
+}
+
+/// Number of sections in an object.
+fn shnum(object: &[u8], arch: Arch) -> u32 {
+    fn read<E: FileHeader<Endian = LE>>(object: &[u8]) -> u32 {
+        E::parse(object)
+            .and_then(|h| h.sections(LE, object))
+            .map_or(0, |s| s.len() as u32)
+    }
+    if arch.is_64() {
+        read::<object::elf::FileHeader64<LE>>(object)
+    } else {
+        read::<object::elf::FileHeader32<LE>>(object)
+    }
+}
+
+/// Names of the undefined global symbols of an object, each given an address from
+/// `first` on (a stand-in for the host's exports).
+pub fn fake_exports(object: &[u8], arch: Arch, first: u64) -> Vec<(String, u64)> {
+    fn read<E: FileHeader<Endian = LE>>(object: &[u8]) -> Vec<String> {
+        let Ok(header) = E::parse(object) else {
+            return Vec::new();
+        };
+        let Ok(sections) = header.sections(LE, object) else {
+            return Vec::new();
+        };
+        let Ok(symbols) = sections.symbols(LE, object, object::elf::SHT_SYMTAB) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = symbols
+            .iter()
+            .skip(1)
+            .filter(|s| s.is_undefined(LE))
+            .filter_map(|s| s.name(LE, symbols.strings()).ok())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+    let names = if arch.is_64() {
+        read::<object::elf::FileHeader64<LE>>(object)
+    } else {
+        read::<object::elf::FileHeader32<LE>>(object)
+    };
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (n, first + 0x100 * i as u64))
+        .collect()
+}
+
+/// (name, address, contents) of every section of a linked ELF file.
+fn output_sections(file: &[u8], arch: Arch) -> Result<Vec<(String, u64, Vec<u8>)>, String> {
+    fn read<E: FileHeader<Endian = LE>>(
+        file: &[u8],
+    ) -> Result<Vec<(String, u64, Vec<u8>)>, String> {
+        let header = E::parse(file).map_err(|e| e.to_string())?;
+        let sections = header.sections(LE, file).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for sh in sections.iter() {
+            let name = sections.section_name(LE, sh).map_err(|e| e.to_string())?;
+            let data = sh.data(LE, file).map_err(|e| e.to_string())?;
+            out.push((
+                String::from_utf8_lossy(name).into_owned(),
+                sh.sh_addr(LE).into(),
+                data.to_vec(),
+            ));
+        }
+        Ok(out)
+    }
+    if arch.is_64() {
+        read::<object::elf::FileHeader64<LE>>(file)
+    } else {
+        read::<object::elf::FileHeader32<LE>>(file)
+    }
+}
