@@ -93,11 +93,25 @@ pub(crate) enum Need {
     Skip,
 }
 
+/// The role of a relocation in a high/low pair (RISC-V `PCREL_HI20` / `PCREL_LO12_I`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pair {
+    /// Not part of a pair.
+    None,
+    /// A high part: its computed value is kept, by the address it patches, for low parts.
+    Hi,
+    /// A low part: its symbol is the label of the high part it completes, in the same
+    /// section; the driver passes that high part's value as [`Fixup::partner`].
+    Lo,
+}
+
 /// How one relocation type behaves, as the driver needs to know before applying it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Howto {
     /// Extra entries it needs.
     pub need: Need,
+    /// Its role in a high/low pair.
+    pub pair: Pair,
     /// Bytes before the offset the patch may read or rewrite (instruction prefixes).
     pub before: u8,
     /// Bytes from the offset on that the patch writes.
@@ -118,6 +132,10 @@ pub(crate) struct Fixup {
     pub got: Option<u64>,
     /// Target address of the symbol's veneer, when it has one.
     pub veneer: Option<u64>,
+    /// Target address of the extension's GOT (`_GLOBAL_OFFSET_TABLE_`).
+    pub got_base: u64,
+    /// For a low part: the value its high part computed.
+    pub partner: Option<i64>,
 }
 
 /// Why a relocation could not be applied.
@@ -137,8 +155,16 @@ pub(crate) trait Relocator {
     const VENEER_SIZE: usize;
     /// Alignment of the veneer area.
     const VENEER_ALIGN: u64;
+    /// Whether some relocation types come in high/low pairs (see [`Pair`]).
+    const HAS_PAIRS: bool = false;
     /// Describe a relocation type, or `None` when it is not supported.
     fn howto(rtype: u32) -> Option<Howto>;
+    /// The value a high part of a pair hands to its low parts (only called for
+    /// [`Pair::Hi`] types).
+    fn partner_value(f: &Fixup) -> i64 {
+        let _ = f;
+        0
+    }
     /// Read the implicit addend of a REL relocation from the bytes at the place.
     fn implicit_addend(rtype: u32, place: &[u8]) -> i64;
     /// Apply one relocation. `place` starts `howto.before` bytes before the offset.

@@ -8,7 +8,7 @@
 
 use object::elf::*;
 
-use super::{check_signed, check_unsigned, Arch, Fail, Fixup, Howto, Need, Relocator};
+use super::{check_signed, check_unsigned, Arch, Fail, Fixup, Howto, Need, Pair, Relocator};
 
 /// What each relocation type needs, indexed by type (a table, not a branch per type).
 const HOWTO: [Option<Howto>; 43] = {
@@ -25,6 +25,11 @@ const HOWTO: [Option<Howto>; 43] = {
     t[R_X86_64_PC8.0 as usize] = h(Need::Plain, 0, 1);
     t[R_X86_64_PLT32.0 as usize] = h(Need::Branch, 0, 4);
     t[R_X86_64_GOTPCREL.0 as usize] = h(Need::Got, 0, 4);
+    t[R_X86_64_GOTPC32.0 as usize] = h(Need::Plain, 0, 4);
+    t[R_X86_64_GOTPC64.0 as usize] = h(Need::Plain, 0, 8);
+    t[R_X86_64_GOTOFF64.0 as usize] = h(Need::Plain, 0, 8);
+    t[R_X86_64_PLTOFF64.0 as usize] = h(Need::Plain, 0, 8);
+    t[R_X86_64_GOT64.0 as usize] = h(Need::Got, 0, 8);
     t[R_X86_64_GOTPCRELX.0 as usize] = h(Need::Got, 2, 4);
     t[R_X86_64_REX_GOTPCRELX.0 as usize] = h(Need::Got, 3, 4);
     t
@@ -106,6 +111,7 @@ pub(crate) struct X86_64;
 const fn h(need: Need, before: u8, width: u8) -> Option<Howto> {
     Some(Howto {
         need,
+        pair: Pair::None,
         before,
         width,
     })
@@ -176,6 +182,36 @@ impl Relocator for X86_64 {
                     (Err(e), None) => return Err(e),
                 };
                 put(place, 0, (v as i32).to_le_bytes())
+            }
+            // Relative to the extension's GOT (large code model).
+            R_X86_64_GOTPC32 => {
+                let v = (f.got_base as i64)
+                    .wrapping_add(f.a)
+                    .wrapping_sub(f.p as i64);
+                put(place, 0, (check_signed(v, 32)? as i32).to_le_bytes())
+            }
+            R_X86_64_GOTPC64 => put(
+                place,
+                0,
+                (f.got_base as i64)
+                    .wrapping_add(f.a)
+                    .wrapping_sub(f.p as i64)
+                    .to_le_bytes(),
+            ),
+            // There is no PLT: a function's "PLT entry" is the function itself.
+            R_X86_64_GOTOFF64 | R_X86_64_PLTOFF64 => {
+                put(place, 0, s_a.wrapping_sub(f.got_base as i64).to_le_bytes())
+            }
+            // Offset of the symbol's GOT slot from the GOT.
+            R_X86_64_GOT64 => {
+                let got = f.got.ok_or(Fail::BadInstruction("no GOT slot"))? as i64;
+                put(
+                    place,
+                    0,
+                    got.wrapping_sub(f.got_base as i64)
+                        .wrapping_add(f.a)
+                        .to_le_bytes(),
+                )
             }
             R_X86_64_GOTPCREL => {
                 let got = f.got.ok_or(Fail::BadInstruction("no GOT slot"))? as i64;

@@ -450,9 +450,10 @@ impl Plan {
         veneer_align: u64,
     ) {
         let t = &mut self.raw[0];
+        // The GOT's place is known even when it is empty (`_GLOBAL_OFFSET_TABLE_`).
+        *t = t.next_multiple_of(word);
+        self.got = (*t, slots);
         if slots > 0 {
-            *t = t.next_multiple_of(word);
-            self.got = (*t, slots);
             *t += u64::from(slots) * word;
             self.align[0] = self.align[0].max(word);
         }

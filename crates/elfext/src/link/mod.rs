@@ -12,7 +12,7 @@ use object::elf;
 use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, Sym};
 use object::{pod, LittleEndian as LE};
 
-use crate::arch::{Fail, Fixup, Need, Relocator};
+use crate::arch::{Fail, Fixup, Howto, Need, Pair, Relocator};
 use crate::elf::{Object, Source};
 use crate::error::{Error, Name, RelocType, Result};
 use crate::layout::{BlockLayout, Place, Plan, RegionKind};
@@ -362,6 +362,7 @@ where
     ];
     let mut wanted: Vec<Wanted<'_>> = Vec::new();
     let (mut got_n, mut ven_n) = (0u32, 0u32);
+    let mut got_symbol = None;
     for s in 1..obj.nsyms {
         let f = flags[s as usize];
         if f == 0 {
@@ -369,7 +370,10 @@ where
         }
         let shndx = obj.sym(s).st_shndx(LE);
         let undefined = shndx == elf::SHN_UNDEF;
-        if undefined {
+        if undefined && obj.sym_name(s)? == b"_GLOBAL_OFFSET_TABLE_" {
+            // The linker's own symbol: the extension's GOT, placed below.
+            got_symbol = Some(s);
+        } else if undefined {
             wanted.push(Wanted {
                 sym: s,
                 name: obj.sym_name(s)?,
@@ -438,7 +442,8 @@ where
         }
         // The GOT and the veneers, as sections of their own (indices past the last section).
         let text = block_addr + layout.offsets[0];
-        if plan.got.1 > 0 {
+        // The GOT is reported even when empty: `_GLOBAL_OFFSET_TABLE_` may point there.
+        {
             let (addr, size) = (text + plan.got.0, u64::from(plan.got.1) * word);
             let kind = RegionKind::Text;
             trace(Placed {
@@ -467,7 +472,7 @@ where
         }
     }
     match fill::<E, R, M>(
-        obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info,
+        obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info, got_symbol,
     ) {
         Ok(exports) => Ok(Linked {
             block,
@@ -566,6 +571,7 @@ fn fill<'a, E, R, M>(
     rel_data: &[Cow<'a, [u8]>],
     flags: &[u8],
     info: &mut [SymInfo],
+    got_symbol: Option<u32>,
 ) -> Result<Vec<(u32, u64)>>
 where
     E: FileHeader<Endian = LE>,
@@ -647,6 +653,9 @@ where
         }
     }
     let got_addr = block_addr + got_at as u64;
+    if let Some(s) = got_symbol {
+        info[s as usize].addr = got_addr;
+    }
     let ven_addr = block_addr + ven_at as u64;
 
     // Relocate, section by section.
@@ -677,22 +686,9 @@ where
             Place::Skip => continue,
         };
         let info: &[SymInfo] = info;
-        let applied = for_each_entry::<E, Fail>(rela, &rel_data[n], |e| {
-            let Some(how) = R::howto(e.rtype) else {
-                return Ok(());
-            };
-            if how.need == Need::Skip {
-                return Ok(());
-            }
-            let at = e.offset as usize;
-            // Pass 1 checked that this range lies inside the section.
-            let place = &mut sect[at - how.before as usize..at + how.width as usize];
-            let a = match e.addend {
-                Some(a) => a,
-                None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
-            };
+        let fixup = |e: &Entry, how: &Howto, a: i64| {
             let i = info[e.sym as usize];
-            let fx = Fixup {
+            Fixup {
                 rtype: e.rtype,
                 p: taddr + e.offset,
                 s: i.addr,
@@ -707,7 +703,52 @@ where
                     }
                     _ => None,
                 },
+                got_base: got_addr,
+                partner: None,
+            }
+        };
+        // High parts of pairs first: their values by the offset they patch.
+        let mut highs: Vec<(u64, i64)> = Vec::new();
+        if R::HAS_PAIRS {
+            let _ = for_each_entry::<E, ()>(rela, &rel_data[n], |e| {
+                if let Some(how) = R::howto(e.rtype).filter(|h| h.pair == Pair::Hi) {
+                    let at = e.offset as usize;
+                    let a = match e.addend {
+                        Some(a) => a,
+                        None => R::implicit_addend(e.rtype, &sect[at..at + how.width as usize]),
+                    };
+                    highs.push((e.offset, R::partner_value(&fixup(&e, &how, a))));
+                }
+                Ok(())
+            });
+            highs.sort_unstable_by_key(|h| h.0);
+        }
+        let applied = for_each_entry::<E, Fail>(rela, &rel_data[n], |e| {
+            let Some(how) = R::howto(e.rtype) else {
+                return Ok(());
             };
+            if how.need == Need::Skip {
+                return Ok(());
+            }
+            let at = e.offset as usize;
+            // Pass 1 checked that this range lies inside the section.
+            let place = &mut sect[at - how.before as usize..at + how.width as usize];
+            let a = match e.addend {
+                Some(a) => a,
+                None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
+            };
+            let mut fx = fixup(&e, &how, a);
+            if how.pair == Pair::Lo {
+                // The symbol labels the high part's instruction in this section.
+                let label = fx.s.wrapping_sub(taddr);
+                let hi = highs
+                    .binary_search_by_key(&label, |h| h.0)
+                    .map(|k| highs[k].1);
+                fx.partner =
+                    Some(hi.map_err(|_| {
+                        Fail::BadInstruction("no high part at the low part's label")
+                    })?);
+            }
             R::apply(&fx, place)
         });
         if let Err((_, e, fail)) = applied {

@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 use object::read::elf::{FileHeader, Sym};
 use object::LittleEndian as LE;
 
-use crate::arch::{Arch, X86_64};
+use crate::arch::{Arch, Relocator, X86_64};
 use crate::elf::{identify, Class, Elf32, Elf64, Object, RawSource, Source, Stream, Whole};
 use crate::error::{Error, Name, Result};
 use crate::layout::{BlockLayout, Plan};
@@ -337,34 +337,43 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         site: &Site,
         trace: Option<&mut dyn FnMut(Placed<'_>)>,
     ) -> Result<(Rec, LoadReport)> {
-        match identify(src)? {
-            Class::Elf32 => {
+        // One line per architecture: its ELF class and its relocator.
+        match (identify(src)?, self.arch) {
+            (Class::Elf64, Arch::X86_64) => {
+                self.link_with::<Elf64, X86_64, _>(name, src, site, trace)
+            }
+            (Class::Elf32, _) => {
                 Object::<Elf32>::parse(src, self.arch)?;
                 Err(Error::NoLinker(self.arch))
             }
-            Class::Elf64 => {
-                let obj = Object::<Elf64>::parse(src, self.arch)?;
-                match self.arch {
-                    Arch::X86_64 => {
-                        let resolver = Resolver {
-                            exports: self.exports,
-                            head: self.head,
-                            arch: self.arch,
-                        };
-                        let linked = link::link::<Elf64, X86_64, M>(
-                            &obj,
-                            src,
-                            &mut self.mem,
-                            site,
-                            &resolver,
-                            trace,
-                        )?;
-                        self.record(name, &obj, site, linked)
-                    }
-                    a => Err(Error::NoLinker(a)),
-                }
+            (Class::Elf64, _) => {
+                Object::<Elf64>::parse(src, self.arch)?;
+                Err(Error::NoLinker(self.arch))
             }
         }
+    }
+
+    /// Parse, link and record an object of class `E` with relocator `R`.
+    fn link_with<'a, E, R, S>(
+        &mut self,
+        name: &str,
+        src: &mut S,
+        site: &Site,
+        trace: Option<&mut dyn FnMut(Placed<'_>)>,
+    ) -> Result<(Rec, LoadReport)>
+    where
+        E: FileHeader<Endian = LE>,
+        R: Relocator,
+        S: Source<'a>,
+    {
+        let obj = Object::<E>::parse(src, self.arch)?;
+        let resolver = Resolver {
+            exports: self.exports,
+            head: self.head,
+            arch: self.arch,
+        };
+        let linked = link::link::<E, R, M>(&obj, src, &mut self.mem, site, &resolver, trace)?;
+        self.record(name, &obj, site, linked)
     }
 
     /// Write the record of a linked object; on failure free its block.
