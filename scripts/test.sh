@@ -14,12 +14,18 @@ if ! command -v gcc >/dev/null; then
     echo "gcc is required (the tests compile extension sources with it)" >&2
     exit 1
 fi
-if ! command -v clang >/dev/null; then
+# clang, and the cross toolchains whose GNU ld is the relocation oracle for each architecture.
+need=()
+command -v clang >/dev/null || need+=(clang)
+command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu)
+command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
+if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     else
-        echo "note: clang is not installed and cannot be installed here; clang-built cases are skipped" >&2
+        echo "note: cannot install ${need[*]}; the tests that need them say so and skip" >&2
     fi
 fi
 
