@@ -41,6 +41,8 @@ pub enum Compiler {
     Clang,
     /// `rustc` for `x86_64-unknown-linux-gnu`.
     Rustc,
+    /// A gcc-compatible cross compiler, by command (`aarch64-linux-gnu-gcc`).
+    Cross(&'static str),
 }
 
 impl Compiler {
@@ -50,6 +52,7 @@ impl Compiler {
             Compiler::Gcc => "gcc",
             Compiler::Clang => "clang",
             Compiler::Rustc => "rustc",
+            Compiler::Cross(command) => command,
         }
     }
 
@@ -93,7 +96,7 @@ pub fn build_path(compiler: Compiler, source: &str, flags: &[&str]) -> PathBuf {
     let tmp = out.with_extension(format!("{}-{n}.tmp", std::process::id()));
     let mut cmd = Command::new(compiler.command());
     match compiler {
-        Compiler::Gcc | Compiler::Clang => {
+        Compiler::Gcc | Compiler::Clang | Compiler::Cross(_) => {
             cmd.arg("-c").args(flags).arg(&src).arg("-o").arg(&tmp);
         }
         Compiler::Rustc => {

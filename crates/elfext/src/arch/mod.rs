@@ -4,6 +4,7 @@ use core::fmt;
 
 use object::elf;
 
+mod aarch64;
 mod x86_64;
 
 /// A machine elfext can link for.
@@ -64,7 +65,7 @@ impl Arch {
 
     /// Whether elfext can apply this architecture's relocations.
     pub fn is_supported(self) -> bool {
-        matches!(self, Arch::X86_64)
+        matches!(self, Arch::X86_64 | Arch::Aarch64)
     }
 }
 
@@ -173,6 +174,7 @@ pub(crate) trait Relocator {
     fn write_veneer(dst: &mut [u8], at: u64, target: u64);
 }
 
+pub(crate) use self::aarch64::Aarch64;
 pub(crate) use self::x86_64::X86_64;
 
 /// Check that a signed value fits in `bits` bits.

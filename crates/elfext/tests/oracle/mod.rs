@@ -94,6 +94,9 @@ pub fn compare(
     // use it (large code model) get that section at elfext's GOT address instead.
     let (got_at, got_plt_at) = if uses_got_base(object, arch) && arch == Arch::X86_64 {
         (base + (8 << 20), got.unwrap_or(base + (9 << 20)))
+    } else if arch == Arch::Aarch64 {
+        // GNU ld reserves the first entry of the AArch64 GOT: its slots start a word in.
+        (got.map_or(base + (8 << 20), |g| g - 8), base + (9 << 20))
     } else {
         (got.unwrap_or(base + (8 << 20)), base + (9 << 20))
     };
