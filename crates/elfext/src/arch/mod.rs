@@ -5,6 +5,7 @@ use core::fmt;
 use object::elf;
 
 mod aarch64;
+mod riscv;
 mod x86_64;
 
 /// A machine elfext can link for.
@@ -65,7 +66,10 @@ impl Arch {
 
     /// Whether elfext can apply this architecture's relocations.
     pub fn is_supported(self) -> bool {
-        matches!(self, Arch::X86_64 | Arch::Aarch64)
+        matches!(
+            self,
+            Arch::X86_64 | Arch::Aarch64 | Arch::Riscv32 | Arch::Riscv64
+        )
     }
 }
 
@@ -168,6 +172,12 @@ pub(crate) trait Relocator {
     }
     /// Read the implicit addend of a REL relocation from the bytes at the place.
     fn implicit_addend(rtype: u32, place: &[u8]) -> i64;
+    /// Bytes the field at the place covers, for types whose field says its own length
+    /// (ULEB128); `rest` is the section from the offset on. Others cover `how.width`.
+    fn field_width(rtype: u32, how: &Howto, rest: &[u8]) -> usize {
+        let _ = (rtype, rest);
+        usize::from(how.width)
+    }
     /// Apply one relocation. `place` starts `howto.before` bytes before the offset.
     fn apply(f: &Fixup, place: &mut [u8]) -> Result<(), Fail>;
     /// Write a veneer at `at` that jumps to `target`.
@@ -175,6 +185,7 @@ pub(crate) trait Relocator {
 }
 
 pub(crate) use self::aarch64::Aarch64;
+pub(crate) use self::riscv::{Riscv32, Riscv64};
 pub(crate) use self::x86_64::X86_64;
 
 /// Check that a signed value fits in `bits` bits.

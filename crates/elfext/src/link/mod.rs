@@ -731,8 +731,12 @@ where
                 return Ok(());
             }
             let at = e.offset as usize;
-            // Pass 1 checked that this range lies inside the section.
-            let place = &mut sect[at - how.before as usize..at + how.width as usize];
+            // Pass 1 checked that `how.width` bytes lie inside the section; a field that
+            // says its own length (ULEB128) is measured within the section.
+            let width = R::field_width(e.rtype, &how, &sect[at..])
+                .min(sect.len() - at)
+                .max(usize::from(how.width));
+            let place = &mut sect[at - how.before as usize..at + width];
             let a = match e.addend {
                 Some(a) => a,
                 None => R::implicit_addend(e.rtype, &place[how.before as usize..]),

@@ -97,6 +97,10 @@ pub fn compare(
     } else if arch == Arch::Aarch64 {
         // GNU ld reserves the first entry of the AArch64 GOT: its slots start a word in.
         (got.map_or(base + (8 << 20), |g| g - 8), base + (9 << 20))
+    } else if matches!(arch, Arch::Riscv32 | Arch::Riscv64) {
+        // GNU ld reserves the first entry of the RISC-V GOT too.
+        let word = u64::from(arch.word_size());
+        (got.map_or(base + (8 << 20), |g| g - word), base + (9 << 20))
     } else {
         (got.unwrap_or(base + (8 << 20)), base + (9 << 20))
     };
