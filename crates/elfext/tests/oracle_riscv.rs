@@ -475,11 +475,15 @@ fn far_jals_go_through_a_veneer() {
     if !toolchain() {
         return;
     }
-    for t in &TARGETS {
+    // 256 MiB away (auipc + jalr), and on RV64 also 64 GiB away (literal load).
+    let cases = [
+        (&TARGETS[0], HOST),
+        (&TARGETS[1], HOST),
+        (&TARGETS[1], 0x10_2345_6780),
+    ];
+    for (t, far) in cases {
         let obj = build(t, "riscv/far_jal.S", &[]);
-        let exports = exports(t, &obj.bytes);
-        let far = exports.iter().find(|(n, _)| n == "far_func").unwrap().1;
-        let map = export_map(&exports);
+        let map = export_map(&[("far_func".to_string(), far)]);
         let l = Linked::new(t, &obj.bytes, &map).unwrap_or_else(|e| panic!("{e}"));
         let (text, _) = l.section(".text");
         let (veneers, size) = l.section(".veneers");
@@ -493,6 +497,8 @@ fn far_jals_go_through_a_veneer() {
         }
         assert_eq!(l.word(text) & 0xf80, 1 << 7, "the call keeps ra");
         assert_eq!(l.word(text + 4) & 0xf80, 0, "the tail jump keeps x0");
+        let literal = l.word(veneers + 4) & 0x7f == 0x03;
+        assert_eq!(literal, far > 0xffff_ffff, "veneer kind for {far:#x}");
     }
 }
 
