@@ -5,6 +5,7 @@ use core::fmt;
 use object::elf;
 
 mod aarch64;
+mod arm;
 mod riscv;
 mod x86_64;
 
@@ -68,7 +69,7 @@ impl Arch {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Arch::X86_64 | Arch::Aarch64 | Arch::Riscv32 | Arch::Riscv64
+            Arch::X86_64 | Arch::Arm | Arch::Aarch64 | Arch::Riscv32 | Arch::Riscv64
         )
     }
 }
@@ -185,6 +186,7 @@ pub(crate) trait Relocator {
 }
 
 pub(crate) use self::aarch64::Aarch64;
+pub(crate) use self::arm::Arm;
 pub(crate) use self::riscv::{Riscv32, Riscv64};
 pub(crate) use self::x86_64::X86_64;
 

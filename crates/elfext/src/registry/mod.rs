@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 use object::read::elf::{FileHeader, Sym};
 use object::LittleEndian as LE;
 
-use crate::arch::{Aarch64, Arch, Relocator, Riscv32, Riscv64, X86_64};
+use crate::arch::{Aarch64, Arch, Arm, Relocator, Riscv32, Riscv64, X86_64};
 use crate::elf::{identify, Class, Elf32, Elf64, Object, RawSource, Source, Stream, Whole};
 use crate::error::{Error, Name, Result};
 use crate::layout::{BlockLayout, Plan};
@@ -342,6 +342,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             (Class::Elf64, Arch::X86_64) => {
                 self.link_with::<Elf64, X86_64, _>(name, src, site, trace)
             }
+            (Class::Elf32, Arch::Arm) => self.link_with::<Elf32, Arm, _>(name, src, site, trace),
             (Class::Elf32, Arch::Riscv32) => {
                 self.link_with::<Elf32, Riscv32, _>(name, src, site, trace)
             }

@@ -1,0 +1,379 @@
+//! GNU ld is the oracle for 32-bit ARM relocation: C extensions built with
+//! arm-none-eabi-gcc for v6-M, v7-M, v7E-M, v8-M (Thumb) and v7-R (A32 and Thumb) at -O0
+//! and -O2, with literal pools, MOVW/MOVT pairs and separate function sections, must link
+//! to the same bytes with elfext as with `arm-none-eabi-ld --no-relax` at the same
+//! addresses.
+
+mod oracle;
+
+use std::path::PathBuf;
+
+use elfext::{Arch, BufLoader, Error, ExportMap, Granules, Placed, Registry, TargetMemory};
+use elfext_testkit::{build_path, Compiler};
+use object::elf::*;
+use object::read::elf::{FileHeader, SectionHeader as _};
+use object::LittleEndian as LE;
+
+const GCC: Compiler = Compiler::Cross("arm-none-eabi-gcc");
+const LD: &str = "arm-none-eabi-ld";
+/// Where elfext places extensions.
+const BASE: u64 = 0x2000_0000;
+/// Where the stand-in host exports live: 8 MiB below, within reach of every call.
+const HOST: u64 = BASE - (8 << 20);
+
+/// Whether the cross compiler and GNU ld are installed; says so when they are not.
+fn toolchain() -> bool {
+    let ok = [GCC.command(), LD].iter().all(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !ok {
+        println!("skipped: arm cross toolchain not installed");
+    }
+    ok
+}
+
+/// Cores and instruction sets.
+const CPUS: &[&[&str]] = &[
+    &["-mcpu=cortex-m0plus", "-mthumb"],
+    &["-mcpu=cortex-m4", "-mthumb"],
+    &["-mcpu=cortex-m33", "-mthumb"],
+    &["-mcpu=cortex-r5", "-marm"],
+    &["-mcpu=cortex-r5", "-mthumb"],
+];
+
+/// Code generation variants: literal pools, one section per function, MOVW/MOVT.
+const VARIANTS: &[&[&str]] = &[
+    &[],
+    &["-ffunction-sections"],
+    &["-mword-relocations"],
+    &["-mslow-flash-data"],
+];
+
+/// Portable C extensions (shared with the other architectures) and an ARM one.
+const C_SOURCES: &[&str] = &[
+    "arm/calls.c",
+    "c/hello.c",
+    "c/data.c",
+    "c/host_data.c",
+    "c/init_fini.c",
+    "c/sections.c",
+    "c/interleaved.c",
+    "c/align.c",
+    "c/bss.c",
+    "c/dep_a.c",
+    "c/dep_b.c",
+];
+
+struct Obj {
+    label: String,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+fn build(source: &str, flags: &[&str]) -> Obj {
+    let path = build_path(GCC, source, flags);
+    let bytes = std::fs::read(&path).expect("read object");
+    Obj {
+        label: format!("{source} {}", flags.join(" ")),
+        path,
+        bytes,
+    }
+}
+
+/// Stand-in host exports. GNU ld knows nothing of a `--defsym` symbol's instruction set and
+/// takes it for A32 code, interworking to it only where the core has A32 state (not on
+/// M-profile); elfext reads the instruction set from bit 0. Exports seen from M-profile code
+/// are Thumb (odd addresses), all others A32, so the two agree.
+fn exports(obj: &Obj, thumb: bool) -> Vec<(String, u64)> {
+    let mut exports = oracle::fake_exports(&obj.bytes, Arch::Arm, HOST);
+    for e in &mut exports {
+        e.1 |= u64::from(thumb);
+    }
+    exports
+}
+
+/// Link with elfext and GNU ld and compare; the number of sections compared.
+fn compare(obj: &Obj, thumb: bool) -> Result<usize, String> {
+    let exports = exports(obj, thumb);
+    let exports: Vec<(&str, u64)> = exports.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+    oracle::compare(
+        &obj.path,
+        &obj.bytes,
+        Arch::Arm,
+        LD,
+        &["--no-relax"],
+        BASE,
+        &exports,
+    )
+    .map(|c| c.sections)
+    .map_err(|e| format!("{}: {e}", obj.label))
+}
+
+#[test]
+fn c_extensions_link_the_same_bytes_as_gnu_ld() {
+    if !toolchain() {
+        return;
+    }
+    let (mut sections, mut failures) = (0, Vec::new());
+    for source in C_SOURCES {
+        for cpu in CPUS {
+            for opt in ["-O0", "-O2"] {
+                for variant in VARIANTS {
+                    // MOVW/MOVT instead of literal pools: M-profile cores with MOVT only.
+                    let m_movt = cpu[0] == "-mcpu=cortex-m4" || cpu[0] == "-mcpu=cortex-m33";
+                    if variant.contains(&"-mslow-flash-data") && !m_movt {
+                        continue;
+                    }
+                    let mut flags = cpu.to_vec();
+                    flags.extend_from_slice(&[
+                        opt,
+                        "-fno-common",
+                        "-fno-asynchronous-unwind-tables",
+                    ]);
+                    flags.extend_from_slice(variant);
+                    // Thumb code calling A32 host functions on v7-R: GNU ld tail-calls them
+                    // through its own stub, elfext through its veneer; keep calls as BL(X).
+                    let m_profile = cpu[0].starts_with("-mcpu=cortex-m");
+                    if !m_profile && cpu[1] == "-mthumb" {
+                        flags.push("-fno-optimize-sibling-calls");
+                    }
+                    match compare(&build(source, &flags), m_profile) {
+                        Ok(n) => sections += n,
+                        Err(e) => failures.push(e),
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    assert!(sections > 500, "only {sections} sections compared");
+}
+
+/// Types of every relocation of an object.
+fn relocation_types(bytes: &[u8]) -> Vec<u32> {
+    let header = FileHeader32::<LE>::parse(bytes).unwrap();
+    let sections = header.sections(LE, bytes).unwrap();
+    let mut out = Vec::new();
+    for sh in sections.iter() {
+        if let Ok(Some((rels, _))) = sh.rel(LE, bytes) {
+            out.extend(rels.iter().map(|r| r.r_type(LE).0));
+        }
+    }
+    out
+}
+
+/// Check that an object has relocations of all the types `want`, then compare it.
+fn compare_all(obj: &Obj, thumb: bool, want: &[RelocationType]) {
+    let types = relocation_types(&obj.bytes);
+    for w in want {
+        assert!(
+            types.contains(&w.0),
+            "{}: no relocation of type {}",
+            obj.label,
+            w.0
+        );
+    }
+    let n = compare(obj, thumb).unwrap_or_else(|e| panic!("{e}"));
+    assert!(n >= 2, "{}: only {n} sections compared", obj.label);
+}
+
+#[test]
+fn every_assembler_relocation_links_the_same_bytes_as_gnu_ld() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/relocs.S", &[]);
+    compare_all(
+        &obj,
+        false,
+        &[
+            R_ARM_ABS32,
+            R_ARM_REL32,
+            R_ARM_PREL31,
+            R_ARM_TARGET1,
+            R_ARM_TARGET2,
+            R_ARM_CALL,
+            R_ARM_JUMP24,
+            R_ARM_PC24,
+            R_ARM_THM_PC22,
+            R_ARM_THM_JUMP24,
+            R_ARM_THM_JUMP19,
+            R_ARM_THM_PC11,
+            R_ARM_THM_PC9,
+            R_ARM_MOVW_ABS_NC,
+            R_ARM_MOVT_ABS,
+            R_ARM_MOVW_PREL_NC,
+            R_ARM_MOVT_PREL,
+            R_ARM_THM_MOVW_ABS_NC,
+            R_ARM_THM_MOVT_ABS,
+            R_ARM_THM_MOVW_PREL_NC,
+            R_ARM_THM_MOVT_PREL,
+        ],
+    );
+}
+
+#[test]
+fn armv4t_bx_marks_leave_the_code_alone() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/v4bx.S", &[]);
+    compare_all(&obj, false, &[R_ARM_V4BX, R_ARM_CALL]);
+}
+
+/// An object elfext linked into a target window, with where each section went.
+struct Linked<'m> {
+    registry: Registry<'m, TargetMemory>,
+    /// (name, address, size); the GOT and veneers come after the sections.
+    placed: Vec<(String, u64, u64)>,
+}
+
+impl Linked<'_> {
+    fn new<'m>(bytes: &[u8], map: &'m ExportMap) -> Result<Linked<'m>, Error> {
+        let memory = TargetMemory::new(BASE, 1 << 20, Granules::NONE);
+        let registry = Registry::for_arch(memory, map, Arch::Arm);
+        let mut placed = Vec::new();
+        registry.load_traced("arm", BufLoader::temporary(bytes), &mut |p: Placed<'_>| {
+            placed.push((String::from_utf8_lossy(p.name).into_owned(), p.addr, p.size))
+        })?;
+        Ok(Linked { registry, placed })
+    }
+
+    fn section(&self, name: &str) -> (u64, u64) {
+        self.placed
+            .iter()
+            .find(|p| p.0 == name)
+            .map(|p| (p.1, p.2))
+            .unwrap_or_else(|| panic!("no section {name}"))
+    }
+
+    fn bytes(&self, addr: u64, len: usize) -> Vec<u8> {
+        self.registry
+            .with_memory(|m| m.bytes(addr, len).map(<[u8]>::to_vec))
+            .expect("inside the target window")
+    }
+
+    fn word(&self, addr: u64) -> u32 {
+        u32::from_le_bytes(self.bytes(addr, 4).try_into().unwrap())
+    }
+
+    fn half(&self, addr: u64) -> u32 {
+        u32::from(u16::from_le_bytes(self.bytes(addr, 2).try_into().unwrap()))
+    }
+}
+
+fn export_map(exports: &[(&str, u64)]) -> ExportMap {
+    let mut map = ExportMap::new();
+    for (n, a) in exports {
+        map.insert(n, *a);
+    }
+    map
+}
+
+#[test]
+fn a_short_thumb_branch_out_of_range_names_the_relocation() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/far_jump11.S", &[]);
+    // Within reach it links, and says where the branch is.
+    let near = export_map(&[("far_func", (BASE + 0x400) | 1)]);
+    let p = Linked::new(&obj.bytes, &near)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .section(".text")
+        .0;
+    let map = export_map(&[("far_func", HOST | 1)]);
+    let err = Linked::new(&obj.bytes, &map).err().expect("a range error");
+    match &err {
+        Error::RelocationOverflow {
+            rtype,
+            offset,
+            value,
+            min,
+            max,
+            ..
+        } => {
+            assert_eq!((rtype.arch, rtype.raw), (Arch::Arm, R_ARM_THM_PC11.0));
+            assert_eq!(*offset, 0);
+            assert_eq!((*min, *max), (-2048, 2047));
+            // S + A - P, with the Thumb bit and the -4 addend B.N carries.
+            assert_eq!(*value, (HOST | 1) as i64 - 4 - p as i64);
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("R_ARM_THM_PC11") && msg.contains(".text"),
+        "{msg}"
+    );
+}
+
+/// Where a Thumb `BL`/`B.W` at `p` goes, and whether it is a `BL`/`B.W` (not a `BLX`).
+fn thumb_branch(l: &Linked<'_>, p: u64) -> (u64, bool) {
+    let (hw1, hw2) = (l.half(p), l.half(p + 2));
+    let s = (hw1 >> 10) & 1;
+    let i1 = !((hw2 >> 13) ^ s) & 1;
+    let i2 = !((hw2 >> 11) ^ s) & 1;
+    let v = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3ff) << 12) | ((hw2 & 0x7ff) << 1);
+    let off = i64::from(((v << 7) as i32) >> 7);
+    ((p + 4).wrapping_add(off as u64), hw2 & 0x1000 != 0)
+}
+
+/// Where an A32 `B`/`BL` at `p` goes.
+fn arm_branch(l: &Linked<'_>, p: u64) -> u64 {
+    let insn = l.word(p);
+    assert_ne!(insn >> 28, 0xf, "not a BLX at {p:#x}");
+    let off = i64::from(((insn << 8) as i32) >> 6);
+    (p + 8).wrapping_add(off as u64)
+}
+
+#[test]
+fn far_calls_go_through_a_veneer() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/far_call.S", &[]);
+    // 256 MiB below the extension: out of reach of every branch.
+    let (far_thumb, far_arm) = (0x1000_0001, 0x1000_0100);
+    let map = export_map(&[("far_thumb", far_thumb), ("far_arm", far_arm)]);
+    let l = Linked::new(&obj.bytes, &map).unwrap_or_else(|e| panic!("{e}"));
+    let (veneers, size) = l.section(".veneers");
+    assert_eq!(size, 40, "one veneer per far function");
+    // Thumb entry: push {r0}; ldr r0, [pc, #8]; mov ip, r0; pop {r0}; bx ip; nop.
+    let thumb_entry = [0xb401, 0x4802, 0x4684, 0xbc01, 0x4760, 0xbf00];
+    let veneer_to = |target: u64| {
+        (0..2)
+            .map(|k| veneers + 20 * k)
+            .find(|&v| u64::from(l.word(v + 12)) == target)
+            .unwrap_or_else(|| panic!("no veneer to {target:#x}"))
+    };
+    for v in [veneer_to(far_thumb), veneer_to(far_arm)] {
+        for (i, hw) in thumb_entry.iter().enumerate() {
+            assert_eq!(l.half(v + 2 * i as u64), *hw, "veneer at {v:#x}");
+        }
+        // A32 entry: ldr pc, [pc, #-12] (the same literal).
+        assert_eq!(l.word(v + 16), 0xe51f_f00c);
+    }
+    let (thumb, _) = l.section(".text.thumb");
+    // Thumb callers reach the Thumb entry with BL / B.W, whatever the target's set.
+    assert_eq!(thumb_branch(&l, thumb), (veneer_to(far_thumb), true));
+    assert_eq!(thumb_branch(&l, thumb + 4), (veneer_to(far_thumb), true));
+    assert_eq!(l.half(thumb + 6) & 0xd000, 0x9000, "still a B.W");
+    assert_eq!(thumb_branch(&l, thumb + 8), (veneer_to(far_arm), true));
+    // A32 callers reach the A32 entry with BL / B.
+    let (arm, _) = l.section(".text.arm");
+    assert_eq!(arm_branch(&l, arm), veneer_to(far_arm) + 16);
+    assert_eq!(l.word(arm) >> 24, 0xeb, "BL");
+    assert_eq!(arm_branch(&l, arm + 4), veneer_to(far_arm) + 16);
+    assert_eq!(l.word(arm + 4) >> 24, 0xea, "B");
+    assert_eq!(arm_branch(&l, arm + 8), veneer_to(far_thumb) + 16);
+    assert_eq!(l.word(arm + 8) >> 24, 0xeb, "BL");
+}
