@@ -157,6 +157,49 @@ fn c_extensions_link_the_same_bytes_as_gnu_ld() {
     assert!(sections > 500, "only {sections} sections compared");
 }
 
+#[test]
+fn pic_code_links_the_same_bytes_as_gnu_ld() {
+    if !toolchain() {
+        return;
+    }
+    // One GOT slot per object: GNU ld orders several by its own hash table.
+    // (R_ARM_GOT32 is GOT_BREL, R_ARM_GOTPC is BASE_PREL.)
+    let (mut sections, mut failures) = (0, Vec::new());
+    for cpu in CPUS {
+        for opt in ["-O0", "-O2"] {
+            let mut flags = cpu.to_vec();
+            flags.extend_from_slice(&[opt, "-fPIC", "-fno-asynchronous-unwind-tables"]);
+            let obj = build("arm/pic.c", &flags);
+            let types = relocation_types(&obj.bytes);
+            assert!(
+                types.contains(&R_ARM_GOT32.0) && types.contains(&R_ARM_GOTPC.0),
+                "{}: no GOT_BREL or BASE_PREL",
+                obj.label
+            );
+            match compare(&obj, cpu[0].starts_with("-mcpu=cortex-m")) {
+                Ok(n) => sections += n,
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(sections >= 20, "only {sections} sections compared");
+}
+
+#[test]
+fn got_relative_data_links_the_same_bytes_as_gnu_ld() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/got.S", &[]);
+    // R_ARM_GOTPC is BASE_PREL, R_ARM_GOT32 is GOT_BREL, R_ARM_GOTOFF is GOTOFF32.
+    compare_all(
+        &obj,
+        true,
+        &[R_ARM_GOT_PREL, R_ARM_GOT32, R_ARM_GOTOFF, R_ARM_GOTPC],
+    );
+}
+
 /// Types of every relocation of an object.
 fn relocation_types(bytes: &[u8]) -> Vec<u32> {
     let header = FileHeader32::<LE>::parse(bytes).unwrap();

@@ -6,7 +6,9 @@
 //! aligned to 4), an A32 `BL` to Thumb code becomes `BLX` with the H bit, an A32 `BLX` to
 //! A32 code becomes `BL`. Data relocations (`ABS32`, `MOVW`, ...) use the address as is, so
 //! a Thumb function's address keeps its bit 0. `TARGET1` is `ABS32` and `TARGET2` is
-//! `REL32`, as for bare-metal EABI; `V4BX` leaves the `BX` alone.
+//! `REL32`, as for bare-metal EABI; `V4BX` leaves the `BX` alone. Position-independent code
+//! uses the extension's GOT: `GOT_BREL` (slot − GOT), `GOT_PREL` (slot − P), `GOTOFF32`
+//! (S + A − GOT) and `BASE_PREL` (GOT + A − P, for `_GLOBAL_OFFSET_TABLE_`).
 //!
 //! Calls (`THM_CALL`, `CALL`, `PC24`) and tail jumps (`THM_JUMP24`, `JUMP24`) whose target
 //! is out of reach (±16 MiB Thumb, ±32 MiB A32), or a jump that would have to change
@@ -36,6 +38,7 @@ const HOWTO: [Option<Howto>; 104] = {
     t[R_ARM_TARGET2.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_BASE_PREL.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_GOT_BREL.0 as usize] = h(Need::Got, 4);
+    t[R_ARM_GOTOFF.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_GOT_PREL.0 as usize] = h(Need::Got, 4);
     t[R_ARM_PC24.0 as usize] = h(Need::Branch, 4);
     t[R_ARM_CALL.0 as usize] = h(Need::Branch, 4);
@@ -258,6 +261,7 @@ impl Relocator for Arm {
                     .wrapping_add(f.a)
                     .wrapping_sub(f.p as i64) as u32,
             ),
+            R_ARM_GOTOFF => put_word(place, s_a.wrapping_sub(f.got_base as i64) as u32),
             R_ARM_GOT_BREL => put_word(place, got()?.wrapping_sub(f.got_base as i64) as u32),
             R_ARM_GOT_PREL => put_word(place, got()?.wrapping_sub(f.p as i64) as u32),
             R_ARM_MOVW_ABS_NC => put_word(place, set_arm_imm16(word(place), s_a as u32)),
