@@ -420,3 +420,25 @@ fn far_calls_go_through_a_veneer() {
     assert_eq!(arm_branch(&l, arm + 8), veneer_to(far_thumb) + 16);
     assert_eq!(l.word(arm + 8) >> 24, 0xeb, "BL");
 }
+
+#[test]
+fn a_thumb_jump_to_local_a32_code_is_refused() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/mixed_jump.S", &[]);
+    let map = ExportMap::new();
+    let err = Linked::new(&obj.bytes, &map).err().expect("an error");
+    match &err {
+        Error::BadInstruction { rtype, offset, .. } => {
+            assert_eq!((rtype.arch, rtype.raw), (Arch::Arm, R_ARM_THM_JUMP24.0));
+            assert_eq!(*offset, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("R_ARM_THM_JUMP24") && msg.contains("veneer"),
+        "{msg}"
+    );
+}

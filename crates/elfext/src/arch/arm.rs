@@ -3,8 +3,11 @@
 //!
 //! A symbol's address carries the Thumb bit as in its `st_value`: a Thumb function's is odd.
 //! Calls interwork as GNU ld makes them: a Thumb `BL` to A32 code becomes `BLX` (target
-//! aligned to 4), an A32 `BL` to Thumb code becomes `BLX` with the H bit, an A32 `BLX` to
-//! A32 code becomes `BL`. Data relocations (`ABS32`, `MOVW`, ...) use the address as is, so
+//! aligned to 4), an A32 `BL` (`CALL`) to Thumb code becomes `BLX` with the H bit, an A32
+//! `BLX` to A32 code becomes `BL`. Jumps (`THM_JUMP24`, `JUMP24`) and legacy `PC24` never
+//! change instruction set by themselves: to code of the other set they go through the
+//! veneer, and fail when there is none (the target is in the same extension and placed with
+//! the caller; GNU ld would add a stub there). Data relocations (`ABS32`, `MOVW`, ...) use the address as is, so
 //! a Thumb function's address keeps its bit 0. `TARGET1` is `ABS32` and `TARGET2` is
 //! `REL32`, as for bare-metal EABI; `V4BX` leaves the `BX` alone. Position-independent code
 //! uses the extension's GOT: `GOT_BREL` (slot − GOT), `GOT_PREL` (slot − P), `GOTOFF32`
@@ -283,9 +286,9 @@ impl Relocator for Arm {
             }
             R_ARM_PC24 | R_ARM_CALL | R_ARM_JUMP24 => {
                 let insn = word(place);
-                let call =
-                    f.rtype == R_ARM_CALL.0 || (f.rtype == R_ARM_PC24.0 && insn >> 24 == 0xeb);
-                // A jump cannot change instruction set: such a target needs the veneer.
+                // Only CALL may become BLX (GNU ld never rewrites a legacy PC24 either). A
+                // jump cannot change instruction set: such a target needs the veneer.
+                let call = f.rtype == R_ARM_CALL.0;
                 let direct = call || !thumb_target;
                 let (x, veneered) = branch(f, 26, direct, ARM_ENTRY)?;
                 let insn = if call && thumb_target && !veneered {
@@ -452,13 +455,23 @@ mod tests {
         let insn = word(&place);
         assert!(is_arm_blx(insn));
         assert_eq!(0x1008 + arm_b24(insn), 0x2002);
-        // An A32 jump to Thumb code without a veneer is refused.
-        let mut place = 0xeaff_fffeu32.to_le_bytes();
-        let f = fixup(R_ARM_JUMP24, 0x1000, 0x2003, -8);
-        assert!(matches!(
-            Arm::apply(&f, &mut place),
-            Err(Fail::BadInstruction(_))
-        ));
+        // An A32 jump, or legacy PC24 BL, to Thumb code without a veneer is refused.
+        for (rtype, insn) in [(R_ARM_JUMP24, 0xeaff_fffeu32), (R_ARM_PC24, 0xebff_fffe)] {
+            let mut place = insn.to_le_bytes();
+            let f = fixup(rtype, 0x1000, 0x2003, -8);
+            assert!(matches!(
+                Arm::apply(&f, &mut place),
+                Err(Fail::BadInstruction(_))
+            ));
+            // With a veneer it goes to the veneer's A32 entry, keeping the instruction.
+            let f = Fixup {
+                veneer: Some(0x3000),
+                ..f
+            };
+            Arm::apply(&f, &mut place).unwrap();
+            assert_eq!(word(&place) >> 24, insn >> 24);
+            assert_eq!(0x1008 + arm_b24(word(&place)), 0x3000 + ARM_ENTRY as i64);
+        }
     }
 
     #[test]
