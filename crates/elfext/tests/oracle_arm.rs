@@ -50,6 +50,7 @@ const VARIANTS: &[&[&str]] = &[
     &["-ffunction-sections"],
     &["-mword-relocations"],
     &["-mslow-flash-data"],
+    &["-mpure-code"],
 ];
 
 /// Portable C extensions (shared with the other architectures) and an ARM one.
@@ -125,6 +126,11 @@ fn c_extensions_link_the_same_bytes_as_gnu_ld() {
                     // MOVW/MOVT instead of literal pools: M-profile cores with MOVT only.
                     let m_movt = cpu[0] == "-mcpu=cortex-m4" || cpu[0] == "-mcpu=cortex-m33";
                     if variant.contains(&"-mslow-flash-data") && !m_movt {
+                        continue;
+                    }
+                    // Execute-only code: byte by byte (THM_ALU_ABS_G0_NC..G3) on v6-M,
+                    // MOVW/MOVT on v7-M and v8-M.
+                    if variant.contains(&"-mpure-code") && !cpu[0].starts_with("-mcpu=cortex-m") {
                         continue;
                     }
                     let mut flags = cpu.to_vec();
@@ -261,6 +267,18 @@ fn every_assembler_relocation_links_the_same_bytes_as_gnu_ld() {
             R_ARM_THM_MOVT_PREL,
         ],
     );
+}
+
+#[test]
+fn armv6m_execute_only_code_links_the_same_bytes_as_gnu_ld() {
+    if !toolchain() {
+        return;
+    }
+    let obj = build("arm/v6m.S", &[]);
+    // R_ARM_THM_ALU_ABS_G0_NC to G3 (132 to 135) are not named in `object`.
+    let mut want: Vec<RelocationType> = (132..=135).map(RelocationType).collect();
+    want.extend([R_ARM_THM_PC22, R_ARM_THM_PC11, R_ARM_THM_PC9, R_ARM_ABS32]);
+    compare_all(&obj, true, &want);
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //! a Thumb function's address keeps its bit 0. `TARGET1` is `ABS32` and `TARGET2` is
 //! `REL32`, as for bare-metal EABI; `V4BX` leaves the `BX` alone. Position-independent code
 //! uses the extension's GOT: `GOT_BREL` (slot − GOT), `GOT_PREL` (slot − P), `GOTOFF32`
-//! (S + A − GOT) and `BASE_PREL` (GOT + A − P, for `_GLOBAL_OFFSET_TABLE_`).
+//! (S + A − GOT) and `BASE_PREL` (GOT + A − P, for `_GLOBAL_OFFSET_TABLE_`). ARMv6-M
+//! execute-only code builds addresses a byte at a time (`THM_ALU_ABS_G0_NC` to `G3`).
 //!
 //! Calls (`THM_CALL`, `CALL`, `PC24`) and tail jumps (`THM_JUMP24`, `JUMP24`) whose target
 //! is out of reach (±16 MiB Thumb, ±32 MiB A32), or a jump that would have to change
@@ -29,9 +30,14 @@ const R_ARM_BASE_PREL: RelocationType = R_ARM_GOTPC;
 /// `R_ARM_GOT_BREL` (`R_ARM_GOT32` in `object`).
 const R_ARM_GOT_BREL: RelocationType = R_ARM_GOT32;
 
+/// `R_ARM_THM_ALU_ABS_G0_NC` to `G3`: byte `n` of `S + A` into the `imm8` of a Thumb-1
+/// `MOVS`/`ADDS` (ARMv6-M execute-only code, `-mpure-code`); not named in `object`.
+const R_ARM_THM_ALU_ABS_G0_NC: u32 = 132;
+const R_ARM_THM_ALU_ABS_G3: u32 = 135;
+
 /// What each relocation type needs, indexed by type (a table, not a branch per type).
-const HOWTO: [Option<Howto>; 104] = {
-    let mut t: [Option<Howto>; 104] = [None; 104];
+const HOWTO: [Option<Howto>; 136] = {
+    let mut t: [Option<Howto>; 136] = [None; 136];
     t[R_ARM_NONE.0 as usize] = h(Need::Skip, 0);
     t[R_ARM_V4BX.0 as usize] = h(Need::Skip, 0);
     t[R_ARM_ABS32.0 as usize] = h(Need::Plain, 4);
@@ -51,6 +57,11 @@ const HOWTO: [Option<Howto>; 104] = {
     t[R_ARM_THM_JUMP19.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_THM_PC11.0 as usize] = h(Need::Plain, 2);
     t[R_ARM_THM_PC9.0 as usize] = h(Need::Plain, 2);
+    let mut g = R_ARM_THM_ALU_ABS_G0_NC;
+    while g <= R_ARM_THM_ALU_ABS_G3 {
+        t[g as usize] = h(Need::Plain, 2);
+        g += 1;
+    }
     t[R_ARM_MOVW_ABS_NC.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_MOVT_ABS.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_MOVW_PREL_NC.0 as usize] = h(Need::Plain, 4);
@@ -215,6 +226,9 @@ impl Relocator for Arm {
             return 0;
         }
         let hw = u32::from(u16::from_le_bytes([place[0], place[1]]));
+        if (R_ARM_THM_ALU_ABS_G0_NC..=R_ARM_THM_ALU_ABS_G3).contains(&rtype) {
+            return i64::from(hw & 0xff);
+        }
         match RelocationType(rtype) {
             R_ARM_THM_PC11 => return sext((hw & 0x7ff) << 1, 12),
             R_ARM_THM_PC9 => return sext((hw & 0xff) << 1, 9),
@@ -250,6 +264,12 @@ impl Relocator for Arm {
                 .ok_or(Fail::BadInstruction("no GOT slot"))
         };
         let thumb_target = f.s & 1 != 0;
+        if (R_ARM_THM_ALU_ABS_G0_NC..=R_ARM_THM_ALU_ABS_G3).contains(&f.rtype) {
+            let byte = (s_a >> (8 * (f.rtype - R_ARM_THM_ALU_ABS_G0_NC))) as u16 & 0xff;
+            let hw = u16::from_le_bytes([place[0], place[1]]);
+            place[..2].copy_from_slice(&((hw & !0xff) | byte).to_le_bytes());
+            return Ok(());
+        }
         match RelocationType(f.rtype) {
             R_ARM_NONE | R_ARM_V4BX => {}
             R_ARM_ABS32 | R_ARM_TARGET1 => put_word(place, s_a as u32),
@@ -472,6 +492,27 @@ mod tests {
             assert_eq!(word(&place) >> 24, insn >> 24);
             assert_eq!(0x1008 + arm_b24(word(&place)), 0x3000 + ARM_ENTRY as i64);
         }
+    }
+
+    #[test]
+    fn alu_bytes_round_trip() {
+        // adds r0, #0x7f: the addend is the immediate, unshifted.
+        let mut place = 0x307fu16.to_le_bytes();
+        for (g, byte) in
+            (R_ARM_THM_ALU_ABS_G0_NC..=R_ARM_THM_ALU_ABS_G3).zip([0x7e, 0x12, 0x34, 0x56])
+        {
+            let a = Arm::implicit_addend(g, &place);
+            assert_eq!(a, 0x7f);
+            let f = Fixup {
+                rtype: g,
+                ..fixup(R_ARM_NONE, 0, 0x5634_11ff, a)
+            };
+            let mut p = place;
+            Arm::apply(&f, &mut p).unwrap();
+            assert_eq!(u16::from_le_bytes(p), 0x3000 | byte, "byte {g}");
+        }
+        place = 0x2100u16.to_le_bytes(); // movs r1, #0
+        assert_eq!(Arm::implicit_addend(R_ARM_THM_ALU_ABS_G3, &place), 0);
     }
 
     #[test]
