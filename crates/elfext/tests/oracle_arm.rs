@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use elfext::{Arch, BufLoader, Error, ExportMap, Granules, Placed, Registry, TargetMemory};
 use elfext_testkit::{build_path, Compiler};
 use object::elf::*;
-use object::read::elf::{FileHeader, SectionHeader as _};
-use object::LittleEndian as LE;
+use object::read::elf::{FileHeader, Rel as _, SectionHeader as _, Sym as _};
+use object::{LittleEndian as LE, SectionIndex, SymbolIndex};
 
 const GCC: Compiler = Compiler::Cross("arm-none-eabi-gcc");
 const LD: &str = "arm-none-eabi-ld";
@@ -459,4 +459,91 @@ fn a_thumb_jump_to_local_a32_code_is_refused() {
         msg.contains("R_ARM_THM_JUMP24") && msg.contains("veneer"),
         "{msg}"
     );
+}
+
+/// One GOT_BREL relocation: (patched section's name, offset, symbol's section name or
+/// `None` when undefined, symbol's name, symbol's value, implicit addend).
+type GotUse = (String, u64, Option<String>, String, u64, i64);
+
+/// Every GOT_BREL relocation of an object.
+fn got_uses(bytes: &[u8]) -> Vec<GotUse> {
+    let header = FileHeader32::<LE>::parse(bytes).unwrap();
+    let sections = header.sections(LE, bytes).unwrap();
+    let symbols = sections.symbols(LE, bytes, SHT_SYMTAB).unwrap();
+    let name = |sh: &SectionHeader32<LE>| {
+        String::from_utf8_lossy(sections.section_name(LE, sh).unwrap()).into_owned()
+    };
+    let mut out = Vec::new();
+    for sh in sections.iter() {
+        let Ok(Some((rels, _))) = sh.rel(LE, bytes) else {
+            continue;
+        };
+        let target = sections
+            .section(SectionIndex(sh.sh_info(LE) as usize))
+            .unwrap();
+        let data = target.data(LE, bytes).unwrap();
+        for r in rels.iter().filter(|r| r.r_type(LE) == R_ARM_GOT32) {
+            let sym = symbols.symbol(SymbolIndex(r.r_sym(LE) as usize)).unwrap();
+            let at = r.r_offset(LE) as usize;
+            let addend = i32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+            let section = (!sym.is_undefined(LE)).then(|| {
+                name(
+                    sections
+                        .section(SectionIndex(usize::from(sym.st_shndx(LE).0)))
+                        .unwrap(),
+                )
+            });
+            out.push((
+                name(target),
+                at as u64,
+                section,
+                String::from_utf8_lossy(sym.name(LE, symbols.strings()).unwrap()).into_owned(),
+                sym.st_value(LE).into(),
+                i64::from(addend),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_got_slot_holds_its_symbols_address() {
+    // GNU ld orders several GOT slots its own way, so PIC code with many is checked here
+    // directly: each GOT_BREL leads from the GOT to a slot holding its symbol's address.
+    if !toolchain() {
+        return;
+    }
+    let mut checked = 0;
+    for cpu in CPUS {
+        for opt in ["-O0", "-O2"] {
+            let mut flags = cpu.to_vec();
+            flags.extend_from_slice(&[opt, "-fPIC", "-fno-common"]);
+            flags.extend_from_slice(&["-fno-asynchronous-unwind-tables"]);
+            flags.push("-mno-pic-data-is-text-relative");
+            let obj = build("arm/calls.c", &flags);
+            let exports = exports(&obj, cpu[0].starts_with("-mcpu=cortex-m"));
+            let exports: Vec<(&str, u64)> = exports.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+            let map = export_map(&exports);
+            let l = Linked::new(&obj.bytes, &map).unwrap_or_else(|e| panic!("{e}"));
+            let (got, size) = l.section(".got");
+            let uses = got_uses(&obj.bytes);
+            assert!(uses.len() >= 4, "{}: {} GOT uses", obj.label, uses.len());
+            for (target, offset, section, symbol, value, addend) in &uses {
+                let want = match section {
+                    Some(s) => l.section(s).0 + value,
+                    None => exports.iter().find(|e| e.0 == symbol).unwrap().1,
+                };
+                let place = l.section(target).0 + offset;
+                let slot = (got as i64 + i64::from(l.word(place) as i32) - addend) as u64;
+                assert!(
+                    slot >= got && slot + 4 <= got + size,
+                    "{}: {symbol}",
+                    obj.label
+                );
+                assert_eq!(u64::from(l.word(slot)), want, "{}: {symbol}", obj.label);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} GOT uses checked");
 }
