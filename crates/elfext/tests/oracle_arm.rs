@@ -1,8 +1,10 @@
 //! GNU ld is the oracle for 32-bit ARM relocation: C extensions built with
-//! arm-none-eabi-gcc for v6-M, v7-M, v7E-M, v8-M (Thumb) and v7-R (A32 and Thumb) at -O0
-//! and -O2, with literal pools, MOVW/MOVT pairs and separate function sections, must link
-//! to the same bytes with elfext as with `arm-none-eabi-ld --no-relax` at the same
-//! addresses.
+//! arm-none-eabi-gcc for v6-M, v7-M, v7E-M, v8-M (Thumb), v7-R (A32 and Thumb) and v7-A (A32) at
+//! -O0 and -O2, with literal pools, MOVW/MOVT pairs, execute-only code, separate function
+//! sections and -fPIC, and assembly for the types compilers rarely emit (ARMv7-A mixing
+//! Thumb and A32, ARMv6-M, ARMv4T), must link to the same bytes with elfext as with
+//! `arm-none-eabi-ld --no-relax` at the same addresses. Veneers, GOT slots GNU ld orders
+//! differently, and range and interworking errors are checked directly.
 
 mod oracle;
 
@@ -38,10 +40,12 @@ fn toolchain() -> bool {
 /// Cores and instruction sets.
 const CPUS: &[&[&str]] = &[
     &["-mcpu=cortex-m0plus", "-mthumb"],
+    &["-mcpu=cortex-m3", "-mthumb"],
     &["-mcpu=cortex-m4", "-mthumb"],
     &["-mcpu=cortex-m33", "-mthumb"],
     &["-mcpu=cortex-r5", "-marm"],
     &["-mcpu=cortex-r5", "-mthumb"],
+    &["-mcpu=cortex-a9", "-marm"],
 ];
 
 /// Code generation variants: literal pools, one section per function, MOVW/MOVT.
@@ -124,7 +128,8 @@ fn c_extensions_link_the_same_bytes_as_gnu_ld() {
             for opt in ["-O0", "-O2"] {
                 for variant in VARIANTS {
                     // MOVW/MOVT instead of literal pools: M-profile cores with MOVT only.
-                    let m_movt = cpu[0] == "-mcpu=cortex-m4" || cpu[0] == "-mcpu=cortex-m33";
+                    let m_movt =
+                        cpu[0].starts_with("-mcpu=cortex-m") && cpu[0] != "-mcpu=cortex-m0plus";
                     if variant.contains(&"-mslow-flash-data") && !m_movt {
                         continue;
                     }
