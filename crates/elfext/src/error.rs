@@ -343,6 +343,25 @@ pub enum Error {
         /// What it is.
         problem: &'static str,
     },
+    /// The object has thread-local sections but the registry has no
+    /// [`TlsArea`](crate::TlsArea).
+    #[error(
+        "{section} is thread-local, but the registry has no thread-local area (Registry::with_tls)"
+    )]
+    NoTlsArea {
+        /// The first thread-local section.
+        section: SectionId,
+    },
+    /// The thread-local area has no free range large enough for the object's TLS.
+    #[error("thread-local area full: {section} and the other thread-local sections need {needed} bytes, {free} bytes are free")]
+    TlsAreaFull {
+        /// The first thread-local section.
+        section: SectionId,
+        /// Bytes the object's thread-local sections need.
+        needed: u64,
+        /// Bytes of the area no loaded extension holds (possibly not contiguous).
+        free: u64,
+    },
     /// In-place storage would overlap bytes elfext still has to read.
     #[error("{section} overlaps the object's {what}; a writable object must keep its tables apart from its sections")]
     InPlaceOverlap {

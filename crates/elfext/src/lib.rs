@@ -42,6 +42,7 @@ mod link;
 pub mod loader;
 pub mod memory;
 mod registry;
+mod tls;
 
 pub use arch::Arch;
 pub use error::{Error, Name, Result, SectionId};
@@ -57,6 +58,7 @@ pub use memory::{Block, ExtHeap, HeapStats, Memory, TargetMemory};
 #[cfg(all(feature = "std", unix))]
 pub use memory::{HostMemory, LowBuffer};
 pub use registry::{DefaultRawMutex, Extension, LoadReport, Registry};
+pub use tls::TlsArea;
 
 /// The README's examples, compiled as doctests.
 #[cfg(all(doctest, feature = "std"))]

@@ -514,16 +514,38 @@ fn a_relocation_against_a_missing_symbol_index_is_refused() {
 }
 
 #[test]
-fn thread_local_storage_is_unsupported_and_named() {
-    for b in c_builds(&[]) {
+fn thread_local_storage_without_an_area_is_refused_and_named() {
+    for b in c_builds(&["-ftls-model=local-exec"]) {
         let obj = build("c/tls.c", &b);
         let err = load_err(&busy_registry(), &obj.bytes);
-        let Error::Unsupported { section, .. } = err else {
-            panic!("{}: expected Unsupported, got {err}", obj.label);
+        let Error::NoTlsArea { section } = err else {
+            panic!("{}: expected NoTlsArea, got {err}", obj.label);
         };
         assert!(
             section.name.to_string().starts_with(".t"),
             "{}: the TLS section (.tdata or .tbss) is named: {err}",
+            obj.label
+        );
+    }
+}
+
+#[test]
+fn thread_local_models_other_than_local_exec_name_their_relocation() {
+    // Position-independent code reaches TLS through __tls_get_addr (general dynamic).
+    for b in c_builds(&[]).into_iter().filter(Build::is_pic) {
+        let obj = build("c/tls.c", &b);
+        let err = load_err(&busy_registry(), &obj.bytes);
+        let Error::UnsupportedRelocation { rtype, .. } = err else {
+            panic!("{}: expected UnsupportedRelocation, got {err}", obj.label);
+        };
+        assert!(
+            [
+                elf::R_X86_64_TLSGD.0,
+                elf::R_X86_64_TLSLD.0,
+                elf::R_X86_64_GOTTPOFF.0
+            ]
+            .contains(&rtype.raw),
+            "{}: a TLS access model's relocation is named: {err}",
             obj.label
         );
     }

@@ -32,6 +32,8 @@ const HOWTO: [Option<Howto>; 43] = {
     t[R_X86_64_GOT64.0 as usize] = h(Need::Got, 0, 8);
     t[R_X86_64_GOTPCRELX.0 as usize] = h(Need::Got, 2, 4);
     t[R_X86_64_REX_GOTPCRELX.0 as usize] = h(Need::Got, 3, 4);
+    t[R_X86_64_TPOFF32.0 as usize] = h(Need::Plain, 0, 4);
+    t[R_X86_64_TPOFF64.0 as usize] = h(Need::Plain, 0, 8);
     t
 };
 
@@ -150,6 +152,9 @@ impl Relocator for X86_64 {
         match RelocationType(f.rtype) {
             R_X86_64_NONE => {}
             R_X86_64_64 => put(place, 0, s_a.to_le_bytes()),
+            // Local-exec TLS: a thread-local symbol's S is already its offset from %fs.
+            R_X86_64_TPOFF64 => put(place, 0, s_a.to_le_bytes()),
+            R_X86_64_TPOFF32 => put(place, 0, (check_signed(s_a, 32)? as i32).to_le_bytes()),
             R_X86_64_PC64 => put(place, 0, pcrel.to_le_bytes()),
             R_X86_64_PC32 => put(place, 0, (check_signed(pcrel, 32)? as i32).to_le_bytes()),
             R_X86_64_32 => put(place, 0, (check_unsigned(s_a, 32)? as u32).to_le_bytes()),

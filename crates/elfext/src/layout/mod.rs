@@ -170,6 +170,8 @@ pub(crate) enum Place {
     Block(RegionKind, u64),
     /// Used where it is in the caller's buffer.
     InBuffer,
+    /// Thread-local (`.tdata`, `.tbss`): at this offset of the extension's TLS range.
+    Tls(u64),
 }
 
 /// Which init/fini table a section belongs to.
@@ -202,6 +204,10 @@ pub(crate) struct Plan {
     pub copied: u64,
     /// Bytes of sections used in place.
     pub in_place: u64,
+    /// Size and alignment of the thread-local sections together.
+    pub tls: (u64, u64),
+    /// The first thread-local section (0: none), for errors.
+    pub tls_section: u32,
 }
 
 /// How a memory backend answers "may these bytes be used where they are?".
@@ -268,6 +274,8 @@ impl Plan {
             veneers: (0, 0),
             copied: 0,
             in_place: 0,
+            tls: (0, 1),
+            tls_section: 0,
         };
         let word = if E::is_type_64_sized() { 8u64 } else { 4 };
         // Which sections relocations patch matters only to persistent storage.
@@ -374,6 +382,7 @@ impl Plan {
             plan.copied += size;
         }
         // Every other allocated section, in file order.
+        let mut tbss: Vec<u32> = Vec::new();
         for i in 0..obj.shnum {
             let sh = obj.sh(i);
             let ty = sh.sh_type(LE);
@@ -381,16 +390,20 @@ impl Plan {
                 continue;
             }
             let flags = sh.sh_flags(LE).0;
-            if flags & elf::SHF_TLS.0 != 0 {
-                return Err(Error::Unsupported {
-                    section: obj.id(i),
-                    problem: "thread-local sections (SHF_TLS) are not supported yet",
-                });
-            }
             let kind = kind_of(ty, flags);
             let (off, size): (u64, u64) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
             let align: u64 = sh.sh_addralign(LE).into();
             let align = align.max(1);
+            if flags & elf::SHF_TLS.0 != 0 {
+                // Thread-local sections go to the thread-local area, not the block:
+                // initialized ones first, zeroed ones after, as GNU ld orders them.
+                if ty == elf::SHT_NOBITS {
+                    tbss.push(i);
+                } else {
+                    plan.place_tls(i, align, size)?;
+                }
+                continue;
+            }
             let addr = base.wrapping_add(off);
             let in_place = match storage {
                 Storage::Temporary => false,
@@ -416,6 +429,11 @@ impl Plan {
                 plan.copied += size;
             }
         }
+        for i in tbss {
+            let sh = obj.sh(i);
+            let align: u64 = sh.sh_addralign(LE).into();
+            plan.place_tls(i, align.max(1), sh.sh_size(LE).into())?;
+        }
         // Common symbols are allocated at the end of BSS.
         plan.common_start = cursor[3];
         for s in 1..obj.nsyms {
@@ -438,6 +456,17 @@ impl Plan {
         }
         plan.raw = cursor;
         Ok(plan)
+    }
+
+    /// Place thread-local section `i` next in the extension's TLS range.
+    fn place_tls(&mut self, i: u32, align: u64, size: u64) -> Result<()> {
+        let at = grow(self.tls.0, align, size)?;
+        self.places[i as usize] = Place::Tls(at);
+        self.tls = (at + size, self.tls.1.max(align));
+        if self.tls_section == 0 {
+            self.tls_section = i;
+        }
+        Ok(())
     }
 
     /// Reserve `slots` GOT entries and `veneers` veneers of `veneer_size` bytes in TEXT.

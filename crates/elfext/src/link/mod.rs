@@ -18,6 +18,7 @@ use crate::error::{Error, Name, RelocType, Result};
 use crate::layout::{BlockLayout, Place, Plan, RegionKind};
 use crate::loader::Storage;
 use crate::memory::{Block, Memory};
+use crate::tls::{first_fit, TlsArea};
 
 /// A symbol the object needs from outside, to be filled in by a [`Resolve`].
 pub(crate) struct Wanted<'n> {
@@ -74,6 +75,16 @@ pub(crate) struct Linked {
     pub copied: u64,
     /// Bytes used in place.
     pub in_place: u64,
+    /// Offset and size of its range of the thread-local area (0, 0 without TLS).
+    pub tls: (u64, u64),
+}
+
+/// The thread-local area and the ranges of it that loaded extensions hold.
+pub(crate) struct TlsUse<'r> {
+    /// The area.
+    pub area: &'r TlsArea,
+    /// (offset, size) of each range held.
+    pub used: Vec<(u64, u64)>,
 }
 
 /// Where the object's bytes are, for placement decisions and in-place writes.
@@ -174,12 +185,20 @@ fn reloc_error<E: FileHeader<Endian = LE>>(
     }
 }
 
-/// The address of a section once placed.
-fn section_addr(place: Place, layout: &BlockLayout, block: u64, in_place: u64) -> Option<u64> {
+/// The address of a section once placed; for a thread-local section, its offset from the
+/// thread pointer (`tls` is that of the extension's TLS range).
+fn section_addr(
+    place: Place,
+    layout: &BlockLayout,
+    block: u64,
+    in_place: u64,
+    tls: u64,
+) -> Option<u64> {
     match place {
         Place::Skip => None,
         Place::Block(kind, off) => Some(block + layout.offsets[kind as usize] + off),
         Place::InBuffer => Some(in_place),
+        Place::Tls(off) => Some(tls.wrapping_add(off)),
     }
 }
 
@@ -195,7 +214,8 @@ fn label<E: FileHeader<Endian = LE>>(obj: &Object<'_, E>, s: u32) -> Name {
     Name::new(obj.sym_name(s).unwrap_or(b"?"))
 }
 
-/// Whether symbol `s` is exported: global or weak, defined, and not hidden.
+/// Whether symbol `s` is exported: global or weak, defined, not hidden and not
+/// thread-local.
 pub(crate) fn is_export<S: Sym<Endian = LE>>(sym: &S) -> bool {
     let bind = sym.st_bind();
     let shndx = sym.st_shndx(LE);
@@ -203,12 +223,14 @@ pub(crate) fn is_export<S: Sym<Endian = LE>>(sym: &S) -> bool {
         && shndx != elf::SHN_UNDEF
         && sym.st_type() != elf::STT_SECTION
         && sym.st_type() != elf::STT_FILE
+        && sym.st_type() != elf::STT_TLS
         && matches!(sym.st_visibility(), elf::STV_DEFAULT | elf::STV_PROTECTED)
 }
 
 /// Address of symbol `s` given the placement: `None` when it is undefined or lies in a
 /// section that is not loaded. `common` is the running BSS offset for common symbols,
-/// advanced in symbol order exactly as the plan did.
+/// advanced in symbol order exactly as the plan did. A thread-local symbol's "address" is
+/// its offset from the thread pointer; `tls` is that of the extension's TLS range.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     obj: &Object<'_, E>,
@@ -219,6 +241,7 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     mem: &M,
     s: u32,
     common: &mut u64,
+    tls: u64,
 ) -> Result<Option<u64>> {
     let sym = obj.sym(s);
     let shndx = sym.st_shndx(LE);
@@ -258,7 +281,7 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     let in_place = mem.in_place_addr(base.wrapping_add(off));
     // A section that is not loaded (debug info, unwind tables) gives no address.
     Ok(
-        section_addr(plan.places[i as usize], layout, block, in_place)
+        section_addr(plan.places[i as usize], layout, block, in_place, tls)
             .map(|a| a.wrapping_add(value)),
     )
 }
@@ -270,6 +293,7 @@ pub(crate) fn link<'a, E, R, M>(
     mem: &mut M,
     site: &Site,
     resolver: &dyn Resolve,
+    tls: Option<TlsUse<'_>>,
     trace: Option<&mut dyn FnMut(Placed<'_>)>,
 ) -> Result<Linked>
 where
@@ -394,7 +418,7 @@ where
                 || match plan.places[usize::from(shndx.0)] {
                     Place::Block(..) => f & FROM_BUFFER != 0,
                     Place::InBuffer => f & FROM_BLOCK != 0,
-                    Place::Skip => true,
+                    Place::Skip | Place::Tls(_) => true,
                 };
             if apart {
                 info[s as usize].veneer = ven_n;
@@ -403,6 +427,30 @@ where
         }
     }
     let deps = resolve_undefined(obj, resolver, &*mem, &mut wanted, &mut info)?;
+    // A range of the thread-local area, before anything is allocated.
+    let (tls_range, tls_init) = match (plan.tls, tls) {
+        ((0, _), _) => ((0, 0), None),
+        (_, None) => {
+            return Err(Error::NoTlsArea {
+                section: obj.id(plan.tls_section),
+            })
+        }
+        ((size, align), Some(mut t)) => {
+            let off = first_fit(t.area.size, &mut t.used, size, align).map_err(|free| {
+                Error::TlsAreaFull {
+                    section: obj.id(plan.tls_section),
+                    needed: size,
+                    free,
+                }
+            })?;
+            let at = (t.area.tp_offset as u64).wrapping_add(off);
+            (
+                (off, size),
+                Some((at, t.area.init.map(|i| i + off as usize))),
+            )
+        }
+    };
+    let tls_at = tls_init.map_or(0, |t| t.0);
     plan.reserve(word, got_n, ven_n, R::VENEER_SIZE as u64, R::VENEER_ALIGN);
     let layout = BlockLayout::arrange(plan.raw, plan.align, &mem.granules());
     if let Some(&big) = layout.sizes.iter().find(|&&s| s > u64::from(u32::MAX)) {
@@ -425,7 +473,7 @@ where
             let (off, size) = obj.file_range(i);
             let place = plan.places[i as usize];
             let in_place = mem.in_place_addr(site.base.wrapping_add(off));
-            if let Some(addr) = section_addr(place, &layout, block_addr, in_place) {
+            if let Some(addr) = section_addr(place, &layout, block_addr, in_place, tls_at) {
                 let kind = match place {
                     Place::Block(kind, _) => kind,
                     _ => crate::layout::kind_of(obj.sh(i).sh_type(LE), obj.flags(i)),
@@ -473,6 +521,7 @@ where
     }
     match fill::<E, R, M>(
         obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info, got_symbol,
+        tls_init,
     ) {
         Ok(exports) => Ok(Linked {
             block,
@@ -483,6 +532,7 @@ where
             relocations: count,
             copied: plan.copied,
             in_place: plan.in_place,
+            tls: tls_range,
         }),
         Err(e) => {
             if let Some(b) = block {
@@ -572,6 +622,7 @@ fn fill<'a, E, R, M>(
     flags: &[u8],
     info: &mut [SymInfo],
     got_symbol: Option<u32>,
+    tls: Option<(u64, Option<usize>)>,
 ) -> Result<Vec<(u32, u64)>>
 where
     E: FileHeader<Endian = LE>,
@@ -588,16 +639,30 @@ where
         None => &mut [],
     };
     image.fill(0);
-    for i in 0..obj.shnum {
-        if let Place::Block(kind, off) = plan.places[i as usize] {
-            let sh = obj.sh(i);
-            if sh.sh_type(LE) == elf::SHT_NOBITS {
-                continue;
-            }
-            let (foff, size) = obj.file_range(i);
-            let at = (layout.offsets[kind as usize] + off) as usize;
-            src.copy(foff, &mut image[at..at + size as usize])?;
+    // The thread-local template (`.tdata` then zeros), built here, relocated like any
+    // section, and written to the area's initialized copy at the end.
+    let (tls_at, tls_init) = tls.unwrap_or((0, None));
+    let mut template = vec![
+        0u8;
+        if tls_init.is_some() {
+            plan.tls.0 as usize
+        } else {
+            0
         }
+    ];
+    for i in 0..obj.shnum {
+        let (dst, off) = match plan.places[i as usize] {
+            Place::Block(kind, off) => (&mut *image, layout.offsets[kind as usize] + off),
+            Place::Tls(off) if tls_init.is_some() => (&mut template[..], off),
+            _ => continue,
+        };
+        let sh = obj.sh(i);
+        if sh.sh_type(LE) == elf::SHT_NOBITS {
+            continue;
+        }
+        let (foff, size) = obj.file_range(i);
+        let at = off as usize;
+        src.copy(foff, &mut dst[at..at + size as usize])?;
     }
 
     // Symbol addresses (undefined ones were resolved already), then GOT and veneers.
@@ -620,6 +685,7 @@ where
             mem,
             s,
             &mut common,
+            tls_at,
         )? {
             Some(a) => info[s as usize].addr = a,
             None if referenced => {
@@ -683,6 +749,12 @@ where
                 // Persistent sections with relocations are never placed in place.
                 None => continue,
             },
+            // Without an initialized copy, the template is not kept.
+            Place::Tls(_) if tls_init.is_none() => continue,
+            Place::Tls(off) => (
+                &mut template[off as usize..(off + tsize) as usize],
+                tls_at.wrapping_add(off),
+            ),
             Place::Skip => continue,
         };
         let info: &[SymInfo] = info;
@@ -761,6 +833,13 @@ where
     }
     if let Some(b) = &block {
         mem.seal(b, layout)?;
+    }
+    if let Some(init) = tls_init {
+        // SAFETY: `Registry::with_tls`'s caller promised that the area's initialized copy
+        // is writable host memory of the area's size; the range was allocated inside it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(template.as_ptr(), init as *mut u8, template.len())
+        };
     }
 
     // Exports are kept only when the object's symbol table will be gone.

@@ -15,9 +15,10 @@ use crate::elf::{identify, Class, Elf32, Elf64, Object, RawSource, Source, Strea
 use crate::error::{Error, Name, Result};
 use crate::layout::{BlockLayout, Plan};
 use crate::link::exports::Exports;
-use crate::link::{self, is_export, Linked, Placed, Resolve, Site, Wanted};
+use crate::link::{self, is_export, Linked, Placed, Resolve, Site, TlsUse, Wanted};
 use crate::loader::{InPlace, Loader, Storage};
 use crate::memory::{HeapStats, Memory};
+use crate::tls::TlsArea;
 use record::{NewRecord, Rec};
 
 /// The default lock: a spin lock, fine for threads and for bare metal without interrupts
@@ -40,6 +41,7 @@ struct Inner<'buf, M> {
     count: usize,
     exports: &'buf (dyn Exports + Sync),
     arch: Arch,
+    tls: Option<TlsArea>,
     _buf: PhantomData<&'buf mut [u8]>,
 }
 
@@ -76,8 +78,23 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
                 count: 0,
                 exports,
                 arch,
+                tls: None,
                 _buf: PhantomData,
             }),
+        }
+    }
+
+    /// Give extensions a thread-local area: each one with `.tdata` or `.tbss` gets a range
+    /// of it while loaded (see [`TlsArea`] for the model and its limits).
+    ///
+    /// # Safety
+    /// When `area.init` is given, it must be the host address of `area.size` bytes that
+    /// stay writable, and written by nobody else, whenever this registry loads.
+    pub unsafe fn with_tls(self, area: TlsArea) -> Self {
+        let mut inner = self.inner.into_inner();
+        inner.tls = Some(area);
+        Registry {
+            inner: lock_api::Mutex::new(inner),
         }
     }
 
@@ -382,7 +399,19 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             head: self.head,
             arch: self.arch,
         };
-        let linked = link::link::<E, R, M>(&obj, src, &mut self.mem, site, &resolver, trace)?;
+        let tls = self.tls.as_ref().map(|area| {
+            let mut used = Vec::new();
+            let mut cur = self.head;
+            while let Some(r) = cur {
+                let [off, size] = r.header().tls;
+                if size > 0 {
+                    used.push((u64::from(off), u64::from(size)));
+                }
+                cur = r.next();
+            }
+            TlsUse { area, used }
+        });
+        let linked = link::link::<E, R, M>(&obj, src, &mut self.mem, site, &resolver, tls, trace)?;
         self.record(name, &obj, site, linked)
     }
 
@@ -432,6 +461,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             block_size: linked.layout.size,
             block_align: linked.layout.align,
             tables: linked.tables,
+            tls: linked.tls,
             deps: &deps,
             exports: &exports,
         };
@@ -612,6 +642,8 @@ fn scan<'a, E: FileHeader<Endian = LE>>(
             mem,
             s,
             &mut common,
+            // Thread-local symbols are not exported.
+            0,
         )?;
         if is_export(sym) {
             if let Some(a) = addr {
@@ -653,6 +685,13 @@ impl<M: Memory> Extension<'_, M> {
     pub fn block(&self) -> (u64, u64) {
         let h = self.rec.header();
         (h.block_addr, u64::from(h.block_size))
+    }
+
+    /// Offset and size of its range of the registry's thread-local area (0, 0 without
+    /// thread-local sections).
+    pub fn tls_range(&self) -> (u64, u64) {
+        let [off, size] = self.rec.header().tls;
+        (u64::from(off), u64::from(size))
     }
 
     /// Bytes of TEXT, RODATA, DATA and BSS in its block, rounded to the protection granule.

@@ -1,7 +1,7 @@
 //! The per-extension record: one allocation of loader metadata in the extension heap.
 //!
 //! ```text
-//! Header (56 bytes on 64-bit hosts, 52 on 32-bit)
+//! Header (64 bytes on 64-bit hosts, 60 on 32-bit)
 //! name bytes
 //! dependencies: i32 offsets from this record to each record it links against
 //! exports (temporary storage only): (address u64, name hash u32, name offset u32),
@@ -33,6 +33,8 @@ pub(crate) struct Header {
     pub len: u32,
     /// Offset from this record to the next one in the registry's list (0: last).
     pub next: i32,
+    /// Offset and size of its range of the thread-local area (0, 0 without TLS).
+    pub tls: [u32; 2],
     /// Entries in the preinit, init and fini tables.
     pub tables: [u16; 3],
     /// Use count.
@@ -116,6 +118,7 @@ pub(crate) struct NewRecord<'n> {
     pub block_size: u64,
     pub block_align: u64,
     pub tables: [u16; 3],
+    pub tls: (u64, u64),
     pub deps: &'n [Rec],
     /// Exports (hash, name, address), sorted by hash.
     pub exports: &'n [(u32, &'n [u8], u64)],
@@ -144,6 +147,11 @@ impl Rec {
         let mut sizes = [0u32; 4];
         for (d, s) in sizes.iter_mut().zip(n.sizes) {
             *d = u32::try_from(s).map_err(|_| too_large("region size", s, u64::from(u32::MAX)))?;
+        }
+        let mut tls = [0u32; 2];
+        for (d, s) in tls.iter_mut().zip([n.tls.0, n.tls.1]) {
+            *d = u32::try_from(s)
+                .map_err(|_| too_large("thread-local range", s, u64::from(u32::MAX)))?;
         }
         let names_len: usize = n.exports.iter().map(|(_, name, _)| name.len() + 1).sum();
         if names_len > u32::MAX as usize {
@@ -180,6 +188,7 @@ impl Rec {
             block_size,
             len,
             next: 0,
+            tls,
             tables: n.tables,
             uses: 1,
             n_deps,
@@ -401,7 +410,7 @@ mod tests {
     #[test]
     fn header_is_compact() {
         assert!(
-            size_of::<Header>() <= 56,
+            size_of::<Header>() <= 64,
             "record header grew to {} bytes",
             size_of::<Header>()
         );
