@@ -156,7 +156,25 @@ impl Relocator for Aarch64 {
             | R_AARCH64_LDST64_ABS_LO12_NC
             | R_AARCH64_LDST128_ABS_LO12_NC
             | R_AARCH64_TSTBR14
-            | R_AARCH64_CONDBR19 => h(Need::Plain, 4),
+            | R_AARCH64_CONDBR19
+            | R_AARCH64_TLSLE_MOVW_TPREL_G2
+            | R_AARCH64_TLSLE_MOVW_TPREL_G1
+            | R_AARCH64_TLSLE_MOVW_TPREL_G1_NC
+            | R_AARCH64_TLSLE_MOVW_TPREL_G0
+            | R_AARCH64_TLSLE_MOVW_TPREL_G0_NC
+            | R_AARCH64_TLSLE_ADD_TPREL_HI12
+            | R_AARCH64_TLSLE_ADD_TPREL_LO12
+            | R_AARCH64_TLSLE_ADD_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST8_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST8_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST16_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST16_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST32_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST32_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST64_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST64_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST128_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC => h(Need::Plain, 4),
             _ => None,
         }
     }
@@ -287,6 +305,48 @@ impl Relocator for Aarch64 {
             R_AARCH64_MOVW_PREL_G0_NC => encode_movw(insn, pcrel, 0),
             R_AARCH64_MOVW_PREL_G1_NC => encode_movw(insn, pcrel, 16),
             R_AARCH64_MOVW_PREL_G2_NC => encode_movw(insn, pcrel, 32),
+            // Local-exec TLS: a thread-local symbol's S is already TPREL(S), its offset from
+            // the thread pointer.
+            R_AARCH64_TLSLE_MOVW_TPREL_G2 => encode_movnz(insn, check_signed(s_a, 49)?, 32),
+            R_AARCH64_TLSLE_MOVW_TPREL_G1 => encode_movnz(insn, check_signed(s_a, 33)?, 16),
+            R_AARCH64_TLSLE_MOVW_TPREL_G0 => encode_movnz(insn, check_signed(s_a, 17)?, 0),
+            R_AARCH64_TLSLE_MOVW_TPREL_G1_NC => encode_movw(insn, s_a, 16),
+            R_AARCH64_TLSLE_MOVW_TPREL_G0_NC => encode_movw(insn, s_a, 0),
+            R_AARCH64_TLSLE_ADD_TPREL_HI12 => {
+                encode_imm12(insn, within(s_a, 0, (1 << 24) - 1)? >> 12)
+            }
+            R_AARCH64_TLSLE_ADD_TPREL_LO12 => encode_imm12(insn, within(s_a, 0, 0xfff)?),
+            R_AARCH64_TLSLE_ADD_TPREL_LO12_NC => encode_imm12(insn, s_a & 0xfff),
+            R_AARCH64_TLSLE_LDST8_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST8_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST16_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST16_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST32_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST32_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST64_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST64_TPREL_LO12_NC
+            | R_AARCH64_TLSLE_LDST128_TPREL_LO12
+            | R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC => {
+                let (scale, checked) = match rtype {
+                    R_AARCH64_TLSLE_LDST8_TPREL_LO12 => (0, true),
+                    R_AARCH64_TLSLE_LDST8_TPREL_LO12_NC => (0, false),
+                    R_AARCH64_TLSLE_LDST16_TPREL_LO12 => (1, true),
+                    R_AARCH64_TLSLE_LDST16_TPREL_LO12_NC => (1, false),
+                    R_AARCH64_TLSLE_LDST32_TPREL_LO12 => (2, true),
+                    R_AARCH64_TLSLE_LDST32_TPREL_LO12_NC => (2, false),
+                    R_AARCH64_TLSLE_LDST64_TPREL_LO12 => (3, true),
+                    R_AARCH64_TLSLE_LDST64_TPREL_LO12_NC => (3, false),
+                    R_AARCH64_TLSLE_LDST128_TPREL_LO12 => (4, true),
+                    _ => (4, false),
+                };
+                let x = if checked {
+                    within(s_a, 0, 0xfff)?
+                } else {
+                    s_a & 0xfff
+                };
+                let lo = aligned(x, scale, "offset is not a multiple of the access size")?;
+                encode_imm12(insn, lo >> scale)
+            }
             _ => return Err(Fail::BadInstruction("unsupported relocation")),
         };
         write32(place, patched);

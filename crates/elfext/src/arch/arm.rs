@@ -42,6 +42,7 @@ const HOWTO: [Option<Howto>; 136] = {
     t[R_ARM_V4BX.0 as usize] = h(Need::Skip, 0);
     t[R_ARM_ABS32.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_REL32.0 as usize] = h(Need::Plain, 4);
+    t[R_ARM_TLS_LE32.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_PREL31.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_TARGET1.0 as usize] = h(Need::Plain, 4);
     t[R_ARM_TARGET2.0 as usize] = h(Need::Plain, 4);
@@ -273,6 +274,8 @@ impl Relocator for Arm {
         match RelocationType(f.rtype) {
             R_ARM_NONE | R_ARM_V4BX => {}
             R_ARM_ABS32 | R_ARM_TARGET1 => put_word(place, s_a as u32),
+            // Local-exec TLS: a thread-local symbol's S is already its offset from TP.
+            R_ARM_TLS_LE32 => put_word(place, s_a as u32),
             R_ARM_REL32 | R_ARM_TARGET2 => put_word(place, pcrel as u32),
             R_ARM_PREL31 => {
                 let v = check_signed(pcrel, 31)? as u32;

@@ -49,6 +49,11 @@ const HOWTO: [Option<Howto>; 62] = {
     t[R_RISCV_HI20.0 as usize] = h(Need::Plain, Pair::None, 4);
     t[R_RISCV_LO12_I.0 as usize] = h(Need::Plain, Pair::None, 4);
     t[R_RISCV_LO12_S.0 as usize] = h(Need::Plain, Pair::None, 4);
+    t[R_RISCV_TPREL_HI20.0 as usize] = h(Need::Plain, Pair::None, 4);
+    t[R_RISCV_TPREL_LO12_I.0 as usize] = h(Need::Plain, Pair::None, 4);
+    t[R_RISCV_TPREL_LO12_S.0 as usize] = h(Need::Plain, Pair::None, 4);
+    // Marks the `add` of tp for relaxation; the instruction stays as it is.
+    t[R_RISCV_TPREL_ADD.0 as usize] = h(Need::Skip, Pair::None, 0);
     t[R_RISCV_ADD8.0 as usize] = h(Need::Plain, Pair::None, 1);
     t[R_RISCV_ADD16.0 as usize] = h(Need::Plain, Pair::None, 2);
     t[R_RISCV_ADD32.0 as usize] = h(Need::Plain, Pair::None, 4);
@@ -313,6 +318,17 @@ impl<const RV64: bool> Relocator for Riscv<RV64> {
             }
             R_RISCV_LO12_I => put32(place, 0, encode_i(get32(place, 0), lo12(abs))),
             R_RISCV_LO12_S => put32(place, 0, encode_s(get32(place, 0), lo12(abs))),
+            // Local-exec TLS: a thread-local symbol's S is already its offset from tp.
+            R_RISCV_TPREL_HI20 => {
+                let insn = opcode(
+                    get32(place, 0),
+                    &[LUI],
+                    "TPREL_HI20 on an instruction not lui",
+                )?;
+                put32(place, 0, encode_u(insn, Self::upper(abs)?))
+            }
+            R_RISCV_TPREL_LO12_I => put32(place, 0, encode_i(get32(place, 0), lo12(abs))),
+            R_RISCV_TPREL_LO12_S => put32(place, 0, encode_s(get32(place, 0), lo12(abs))),
             R_RISCV_PCREL_HI20 | R_RISCV_GOT_HI20 => {
                 if f.rtype == R_RISCV_GOT_HI20.0 && f.got.is_none() {
                     return Err(Fail::BadInstruction("no GOT slot"));
