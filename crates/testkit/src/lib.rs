@@ -5,10 +5,16 @@
 //! - [`LowBuffer`] (elfext's own) copies an object into memory mapped in the low 2 GiB, where
 //!   x86-64 code in the extension arena can reach it with 32-bit relocations, so persistent
 //!   and writable in-place paths run natively.
+//! - [`oracle`] links an object with elfext and with GNU ld at the same addresses.
+//! - [`fixtures`] describes, generates and checks the committed objects and reference
+//!   images under `tests/fixtures/`.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod fixtures;
+pub mod oracle;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
