@@ -149,6 +149,56 @@ fn gnu_ld(t: &Target, obj: &std::path::Path, text: u64) -> Vec<(String, u64, u64
     ld_sections(&std::fs::read(&out).unwrap(), t.arch.is_64())
 }
 
+/// Link `source` built with `flags` for `t` with elfext and GNU ld; compare `.text`.
+fn compare(t: &Target, source: &str, flags: &[&str]) {
+    let path = build_path(Compiler::Cross(t.gcc), source, flags);
+    let label = format!("{source} {} {}", t.gcc, flags.join(" "));
+    let bytes = std::fs::read(&path).unwrap();
+    // The TLS segment's alignment: ld rounds the TCB up to it.
+    let align = ld_sections(&bytes, t.arch.is_64())
+        .iter()
+        .filter(|s| s.0 == ".tdata" || s.0 == ".tbss")
+        .map(|s| s.2)
+        .max()
+        .unwrap_or(1);
+    let tp_offset = t.tcb.next_multiple_of(align.max(1));
+
+    let mut map = ExportMap::new();
+    map.insert("__aeabi_read_tp", READ_TP);
+    let registry = Registry::for_arch(
+        TargetMemory::new(BASE, 1 << 20, Granules::NONE),
+        &map,
+        t.arch,
+    );
+    let area = TlsArea {
+        tp_offset: tp_offset as i64,
+        size: 256,
+        init: None,
+    };
+    // SAFETY: no initialized copy: elfext writes no thread-local bytes.
+    let registry = unsafe { registry.with_tls(area) };
+    let mut text = None;
+    registry
+        .load_traced("tls", BufLoader::temporary(&bytes), &mut |p: Placed<'_>| {
+            if p.name == b".text" {
+                text = Some((p.addr, p.size));
+            }
+        })
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    let (addr, len) = text.expect(".text is placed");
+    let ours = registry
+        .with_memory(|m| m.bytes(addr, len as usize).map(<[u8]>::to_vec))
+        .unwrap();
+    let ld = gnu_ld(t, &path, addr);
+    let theirs = &ld.iter().find(|s| s.0 == ".text").expect("ld's .text").3;
+    assert_eq!(
+        registry.with("tls", |e| e.tls_range()).unwrap().0,
+        0,
+        "{label}"
+    );
+    assert_eq!(&ours, theirs, "{label}: .text differs from GNU ld's");
+}
+
 #[test]
 fn local_exec_tls_links_the_same_code_as_gnu_ld() {
     let mut compared = 0;
@@ -162,54 +212,14 @@ fn local_exec_tls_links_the_same_code_as_gnu_ld() {
                 let mut flags = t.flags.to_vec();
                 flags.extend([opt, pic, "-ftls-model=local-exec"]);
                 flags.extend(["-fno-asynchronous-unwind-tables", "-fno-common"]);
-                let path = build_path(Compiler::Cross(t.gcc), "c/tls.c", &flags);
-                let label = format!("c/tls.c {} {}", t.gcc, flags.join(" "));
-                let bytes = std::fs::read(&path).unwrap();
-                // The TLS segment's alignment: ld rounds the TCB up to it.
-                let align = ld_sections(&bytes, t.arch.is_64())
-                    .iter()
-                    .filter(|s| s.0 == ".tdata" || s.0 == ".tbss")
-                    .map(|s| s.2)
-                    .max()
-                    .unwrap_or(1);
-                let tp_offset = t.tcb.next_multiple_of(align.max(1));
-
-                let mut map = ExportMap::new();
-                map.insert("__aeabi_read_tp", READ_TP);
-                let registry = Registry::for_arch(
-                    TargetMemory::new(BASE, 1 << 20, Granules::NONE),
-                    &map,
-                    t.arch,
-                );
-                let area = TlsArea {
-                    tp_offset: tp_offset as i64,
-                    size: 256,
-                    init: None,
-                };
-                // SAFETY: no initialized copy: elfext writes no thread-local bytes.
-                let registry = unsafe { registry.with_tls(area) };
-                let mut text = None;
-                registry
-                    .load_traced("tls", BufLoader::temporary(&bytes), &mut |p: Placed<'_>| {
-                        if p.name == b".text" {
-                            text = Some((p.addr, p.size));
-                        }
-                    })
-                    .unwrap_or_else(|e| panic!("{label}: {e}"));
-                let (addr, len) = text.expect(".text is placed");
-                let ours = registry
-                    .with_memory(|m| m.bytes(addr, len as usize).map(<[u8]>::to_vec))
-                    .unwrap();
-                let ld = gnu_ld(t, &path, addr);
-                let theirs = &ld.iter().find(|s| s.0 == ".text").expect("ld's .text").3;
-                assert_eq!(
-                    registry.with("tls", |e| e.tls_range()).unwrap().0,
-                    0,
-                    "{label}"
-                );
-                assert_eq!(&ours, theirs, "{label}: .text differs from GNU ld's");
+                compare(t, "c/tls.c", &flags);
                 compared += 1;
             }
+        }
+        if t.arch == Arch::Aarch64 && t.flags.is_empty() {
+            // The TLSLE types gcc does not emit.
+            compare(t, "aarch64/tls.S", &[]);
+            compared += 1;
         }
     }
     println!("{compared} builds compared with GNU ld");

@@ -386,6 +386,27 @@ mod tests {
     }
 
     #[test]
+    fn tls_local_exec_fields() {
+        // S is the TP offset; P plays no part.
+        let f = |r, s| fixup(r, 0x1000, s, 0);
+        // add x1, x0, #:tprel_hi12:x, lsl #12
+        let hi = patch(&f(R_AARCH64_TLSLE_ADD_TPREL_HI12, 0x12_3456), 0x9140_0001).unwrap();
+        assert_eq!(hi, 0x9140_0001 | 0x123 << 10);
+        assert!(patch(&f(R_AARCH64_TLSLE_ADD_TPREL_HI12, 1 << 24), 0x9140_0001).is_err());
+        assert!(patch(&f(R_AARCH64_TLSLE_ADD_TPREL_LO12, 0x1000), 0x9100_0021).is_err());
+        let nc = patch(&f(R_AARCH64_TLSLE_ADD_TPREL_LO12_NC, 0x1010), 0x9100_0021).unwrap();
+        assert_eq!(nc, 0x9100_0021 | 0x10 << 10);
+        // ldr q4, [x0]: the offset in 16-byte units, which it must be a multiple of.
+        let q = patch(&f(R_AARCH64_TLSLE_LDST128_TPREL_LO12, 0x20), 0x3dc0_0004).unwrap();
+        assert_eq!(q, 0x3dc0_0004 | 2 << 10);
+        assert!(patch(&f(R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC, 0x28), 0x3dc0_0004).is_err());
+        // movz x3, #:tprel_g0:x checks its range; the _NC MOVK does not.
+        assert!(patch(&f(R_AARCH64_TLSLE_MOVW_TPREL_G0, 1 << 16), 0xd280_0003).is_err());
+        let k = patch(&f(R_AARCH64_TLSLE_MOVW_TPREL_G0_NC, 0x1_2345), 0xf280_0003).unwrap();
+        assert_eq!(k, 0xf280_0003 | 0x2345 << 5);
+    }
+
+    #[test]
     fn branch_fields() {
         // bl #+0x1000 and b #-4 (encodings from the Arm ARM).
         assert_eq!(encode_imm26(0x9400_0000, 0x1000), 0x9400_0400);
