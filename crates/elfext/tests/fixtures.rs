@@ -118,7 +118,7 @@ fn regenerated_fixtures_equal_the_committed_ones() {
         .collect();
     if !missing.is_empty() {
         println!(
-            "skipped regenerating fixtures for {}: cross toolchain not installed",
+            "skipped regenerating fixtures for {}: toolchain not installed",
             missing.join(", ")
         );
     }
