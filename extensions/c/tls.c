@@ -21,3 +21,9 @@ char *tls_buf(void) {
     aligned_buf[15] = 'x';
     return aligned_buf;
 }
+
+/* A template that itself needs relocating: the address of a (non thread-local) global. */
+static int anchor = 42;
+__thread int *tls_ptr = &anchor;
+
+int tls_deref(void) { return *tls_ptr; }

@@ -335,6 +335,10 @@ pub enum Error {
     /// Symbols the extension needs that neither the host nor a loaded extension exports.
     #[error("undefined symbols: {}", ListNames(.0))]
     MissingSymbols(Vec<Name>),
+    /// A thread-local symbol the extension uses but does not define: thread-local
+    /// variables are linked only within one extension.
+    #[error("thread-local symbol {0} is not defined in the extension (thread-local variables are not shared between extensions or with the host)")]
+    ExternalTls(Name),
     /// The object uses a feature elfext does not implement.
     #[error("{section}: {problem}")]
     Unsupported {

@@ -118,13 +118,14 @@ fn variables_live_in_the_hosts_area_initialized_from_the_template() {
             );
             // SAFETY: the functions have these C types; the extension stays loaded while
             // they are called.
-            let (get, bump, wide, addr, buf) = unsafe {
+            let (get, bump, wide, addr, buf, deref) = unsafe {
                 (
                     func::<GetFn>(&registry, "tls_get"),
                     func::<BumpFn>(&registry, "tls_bump"),
                     func::<WideFn>(&registry, "tls_wide_sum"),
                     func::<AddrFn>(&registry, "tls_addr"),
                     func::<BufFn>(&registry, "tls_buf"),
+                    func::<GetFn>(&registry, "tls_deref"),
                 )
             };
             let a = addr() as usize;
@@ -134,6 +135,7 @@ fn variables_live_in_the_hosts_area_initialized_from_the_template() {
             );
             assert_eq!(buf() as usize % 16, 0, "{ctx}: alignment is kept");
             assert_eq!(get(), 5, "{ctx}: .tdata initialized, .tbss zeroed");
+            assert_eq!(deref(), 42, "{ctx}: the template was relocated");
             assert_eq!(
                 wide(),
                 0x123456789 + 6,
@@ -171,7 +173,14 @@ fn extensions_get_separate_ranges_freed_at_unload() {
         registry.with(name, |e| e.tls_range()).unwrap()
     };
     let (a, b, c) = (load("a"), load("b"), load("c"));
-    assert_eq!((a.0, b.0, c.0), (0, 64, 128), "first fit, aligned to 16");
+    // The object's TLS is 16-byte aligned.
+    let stride = tls_size(&obj.bytes).next_multiple_of(16);
+    assert!(3 * stride <= AREA as u64);
+    assert_eq!(
+        (a.0, b.0, c.0),
+        (0, stride, 2 * stride),
+        "first fit, aligned"
+    );
     assert_eq!(registry.unload("b"), Ok(0));
     // SAFETY: `tls_bump` is `int (int)`; "a" stays loaded while it is used.
     let bump_a: BumpFn = registry
@@ -180,7 +189,7 @@ fn extensions_get_separate_ranges_freed_at_unload() {
         .unwrap();
     assert_eq!(bump_a(1), 1);
     let d = load("d");
-    assert_eq!(d.0, 64, "the freed range is reused");
+    assert_eq!(d.0, stride, "the freed range is reused");
     assert_eq!(
         bump_a(1),
         2,
@@ -190,6 +199,21 @@ fn extensions_get_separate_ranges_freed_at_unload() {
         assert_eq!(registry.unload(n), Ok(0));
     }
     assert_heap_empty(&registry, "tls ranges");
+}
+
+#[test]
+fn a_thread_local_symbol_from_outside_is_refused() {
+    let registry = tls_registry(AREA as u64);
+    for b in builds() {
+        let obj = build("c/tls_extern.c", &b);
+        let err = load_err(&registry, &obj.bytes);
+        assert_eq!(
+            err,
+            Error::ExternalTls("elsewhere".into()),
+            "{}: {err}",
+            obj.label
+        );
+    }
 }
 
 #[test]

@@ -397,6 +397,8 @@ where
         if undefined && obj.sym_name(s)? == b"_GLOBAL_OFFSET_TABLE_" {
             // The linker's own symbol: the extension's GOT, placed below.
             got_symbol = Some(s);
+        } else if undefined && obj.sym(s).st_type() == elf::STT_TLS {
+            return Err(Error::ExternalTls(Name::new(obj.sym_name(s)?)));
         } else if undefined {
             wanted.push(Wanted {
                 sym: s,
