@@ -49,7 +49,8 @@ pub struct Placed<'n> {
     pub name: &'n [u8],
     /// Region it belongs to.
     pub kind: RegionKind,
-    /// Target address of its first byte.
+    /// Target address of its first byte; for a thread-local section (`.tdata`, `.tbss`),
+    /// its offset from the thread pointer.
     pub addr: u64,
     /// Its size.
     pub size: u64,
