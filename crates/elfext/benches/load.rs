@@ -26,18 +26,24 @@
 //! The extensions are C sources in `benches/ext/`; the generated object's source is written
 //! to `target/bench-gen/` and compiled with gcc (both cached by `elfext_testkit::build`).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::ffi::{c_char, c_int, CStr};
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::mem::MaybeUninit;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use elfext::{BufLoader, ExtHeap, Granules, HostMemory, LoadReport, Memory, Registry, Storage};
-use elfext_testkit::{build, repo_root, Compiler, LowBuffer};
+use elfext_testkit::{build, Compiler, LowBuffer};
+
+#[cfg(target_os = "linux")]
+use common::Instructions;
+use common::{
+    criterion_median, fmt_ns, quantile, target_dir, timer_overhead, Clock, Probe, SAMPLES,
+};
 use object::elf::{FileHeader64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, SHT_RELA};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::LittleEndian as LE;
@@ -78,12 +84,6 @@ const CFLAGS: &[&str] = &[
 const BIG_FUNCTIONS: usize = 4000;
 /// Global variables in the generated object.
 const BIG_GLOBALS: usize = 256;
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-}
 
 fn small_object(name: &str) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -374,88 +374,6 @@ enum MemBox<'a> {
 // ---------------------------------------------------------------------------------------
 // Timing
 
-/// What is measured around each timed `Registry::load` call.
-trait Probe {
-    /// Right before the load.
-    fn begin(&mut self);
-    /// Right after the load.
-    fn end(&mut self);
-    /// How long the (untimed) unload that followed took.
-    fn unloaded(&mut self, _took: Duration) {}
-}
-
-/// Per-iteration load and unload times (ns) of one benchmark, kept besides criterion's
-/// statistics: on a busy machine a batch mean includes time spent descheduled, while the
-/// median single iteration is rarely interrupted.
-#[derive(Default)]
-struct Samples {
-    load: Vec<u32>,
-    unload: Vec<u32>,
-}
-
-/// Samples kept per benchmark id (a bound on memory).
-const MAX_SAMPLES: usize = 1 << 20;
-
-static SAMPLES: Mutex<BTreeMap<String, Samples>> = Mutex::new(BTreeMap::new());
-
-fn nanos(d: Duration) -> u32 {
-    u32::try_from(d.as_nanos()).unwrap_or(u32::MAX)
-}
-
-/// The wall clock, for criterion.
-struct Clock {
-    start: Instant,
-    total: Duration,
-    keep: usize,
-    samples: Samples,
-}
-
-impl Clock {
-    fn new(iters: u64) -> Self {
-        let keep = usize::try_from(iters)
-            .unwrap_or(usize::MAX)
-            .min(MAX_SAMPLES);
-        Clock {
-            start: Instant::now(),
-            total: Duration::ZERO,
-            keep,
-            samples: Samples {
-                load: Vec::with_capacity(keep),
-                unload: Vec::with_capacity(keep),
-            },
-        }
-    }
-    /// Keep the samples under `key`; return the total load time.
-    fn finish(self, key: &str) -> Duration {
-        let mut all = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-        let s = all.entry(key.to_string()).or_default();
-        let room = MAX_SAMPLES.saturating_sub(s.load.len());
-        s.load.extend(self.samples.load.iter().take(room));
-        s.unload.extend(self.samples.unload.iter().take(room));
-        self.total
-    }
-}
-
-impl Probe for Clock {
-    #[inline(always)]
-    fn begin(&mut self) {
-        self.start = Instant::now();
-    }
-    #[inline(always)]
-    fn end(&mut self) {
-        let d = self.start.elapsed();
-        self.total += d;
-        if self.samples.load.len() < self.keep {
-            self.samples.load.push(nanos(d));
-        }
-    }
-    fn unloaded(&mut self, took: Duration) {
-        if self.samples.unload.len() < self.keep {
-            self.samples.unload.push(nanos(took));
-        }
-    }
-}
-
 /// Load `case` `iters` times, each into a fresh registry over `mem`, with `probe` around
 /// each `Registry::load` call (and nothing else).
 fn run_loads<M: Memory>(
@@ -536,86 +454,6 @@ fn bench_case(c: &mut Criterion, case: &Case, measure: Duration) {
 
 // ---------------------------------------------------------------------------------------
 // Instruction counts
-
-/// This thread's user-space instruction counter (Linux `perf_event_open`). Instructions per
-/// load do not depend on how busy the machine is, unlike wall time. (Cycles are not shown:
-/// reading the counter is a system call, which leaves the caches and predictors of the
-/// load that follows colder than in a real load.)
-#[cfg(target_os = "linux")]
-struct Instructions {
-    fd: libc::c_int,
-    start: u64,
-    samples: Vec<u64>,
-}
-
-#[cfg(target_os = "linux")]
-impl Instructions {
-    fn open() -> Option<Self> {
-        // struct perf_event_attr (PERF_ATTR_SIZE_VER8 = 136 bytes): type PERF_TYPE_HARDWARE
-        // (0) and size at offset 0, config PERF_COUNT_HW_INSTRUCTIONS (1) at 8, flag bits
-        // at 40: exclude_kernel (bit 5) and exclude_hv (bit 6). Counting starts at once.
-        let mut attr = [0u64; 17];
-        attr[0] = 136 << 32;
-        attr[1] = 1;
-        attr[5] = (1 << 5) | (1 << 6);
-        // SAFETY: `attr` is a fully initialized perf_event_attr of the size it declares.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                attr.as_ptr(),
-                0 as libc::pid_t,
-                -1 as libc::c_int,
-                -1 as libc::c_int,
-                0 as libc::c_ulong,
-            )
-        };
-        let fd = libc::c_int::try_from(fd).ok().filter(|&fd| fd >= 0)?;
-        Some(Instructions {
-            fd,
-            start: 0,
-            samples: Vec::new(),
-        })
-    }
-
-    #[inline(always)]
-    fn read(&self) -> u64 {
-        let mut v = 0u64;
-        // SAFETY: reading 8 bytes into a u64 from our own counter descriptor.
-        let n = unsafe { libc::read(self.fd, (&raw mut v).cast(), 8) };
-        if n == 8 {
-            v
-        } else {
-            0
-        }
-    }
-
-    /// Median of the samples, less `overhead`.
-    fn median(&mut self, overhead: u64) -> u64 {
-        self.samples.sort_unstable();
-        self.samples[self.samples.len() / 2].saturating_sub(overhead)
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for Instructions {
-    fn drop(&mut self) {
-        // SAFETY: our own descriptor.
-        unsafe { libc::close(self.fd) };
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Probe for Instructions {
-    #[inline(always)]
-    fn begin(&mut self) {
-        self.start = self.read();
-    }
-    #[inline(always)]
-    fn end(&mut self) {
-        let end = self.read();
-        self.samples.push(end - self.start);
-    }
-}
 
 /// Median user-space instructions per load for every case, storage type and memory.
 #[cfg(target_os = "linux")]
@@ -856,55 +694,6 @@ fn print_heap_table(cases: &[&Case]) {
 
 // ---------------------------------------------------------------------------------------
 // Summary
-
-/// The median point estimate (ns) criterion stored for `group/function/param`.
-fn criterion_median(dir: &Path, group: &str, function: &str, param: &str) -> Option<f64> {
-    let path = dir
-        .join(group)
-        .join(function)
-        .join(param)
-        .join("new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let median = &text[text.find("\"median\"")?..];
-    let at = median.find("\"point_estimate\":")? + "\"point_estimate\":".len();
-    let num: String = median[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
-        .collect();
-    num.parse().ok()
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.3} µs", ns / 1e3)
-    } else {
-        format!("{ns:.1} ns")
-    }
-}
-
-/// Median cost of reading the clock twice, which every timed load includes once.
-fn timer_overhead() -> f64 {
-    let mut v: Vec<u128> = (0..10_001)
-        .map(|_| {
-            let t = Instant::now();
-            black_box(t.elapsed()).as_nanos()
-        })
-        .collect();
-    v.sort_unstable();
-    v[v.len() / 2] as f64
-}
-
-/// The `q`-quantile of `v` (sorted in place), in ns.
-fn quantile(v: &mut [u32], q: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable();
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    Some(f64::from(v[i]))
-}
 
 fn print_summary(dir: &Path, cases: &[Case], big: &Case) {
     let mut samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
