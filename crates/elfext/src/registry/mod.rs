@@ -403,9 +403,9 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             let mut used = Vec::new();
             let mut cur = self.head;
             while let Some(r) = cur {
-                let [off, size] = r.header().tls;
+                let (off, size) = r.tls();
                 if size > 0 {
-                    used.push((u64::from(off), u64::from(size)));
+                    used.push((off, size));
                 }
                 cur = r.next();
             }
@@ -690,8 +690,7 @@ impl<M: Memory> Extension<'_, M> {
     /// Offset and size of its range of the registry's thread-local area (0, 0 without
     /// thread-local sections).
     pub fn tls_range(&self) -> (u64, u64) {
-        let [off, size] = self.rec.header().tls;
-        (u64::from(off), u64::from(size))
+        self.rec.tls()
     }
 
     /// Bytes of TEXT, RODATA, DATA and BSS in its block, rounded to the protection granule.

@@ -1,9 +1,10 @@
 //! The per-extension record: one allocation of loader metadata in the extension heap.
 //!
 //! ```text
-//! Header (64 bytes on 64-bit hosts, 60 on 32-bit)
+//! Header (56 bytes on 64-bit hosts, 52 on 32-bit)
 //! name bytes
 //! dependencies: i32 offsets from this record to each record it links against
+//! thread-local range (only with HAS_TLS): offset u32, size u32
 //! exports (temporary storage only): (address u64, name hash u32, name offset u32),
 //!     sorted by hash, then the names themselves, each NUL-terminated
 //! ```
@@ -33,8 +34,6 @@ pub(crate) struct Header {
     pub len: u32,
     /// Offset from this record to the next one in the registry's list (0: last).
     pub next: i32,
-    /// Offset and size of its range of the thread-local area (0, 0 without TLS).
-    pub tls: [u32; 2],
     /// Entries in the preinit, init and fini tables.
     pub tables: [u16; 3],
     /// Use count.
@@ -43,7 +42,8 @@ pub(crate) struct Header {
     pub n_deps: u8,
     /// Length of the name.
     pub name_len: u8,
-    /// Storage type (bits 0..2).
+    /// Storage type (bits 0..2); [`HAS_TLS`] when a thread-local range follows the
+    /// dependencies.
     pub flags: u8,
     /// log2 of the block's alignment.
     pub align_log2: u8,
@@ -68,21 +68,29 @@ pub(crate) fn name_hash(name: &[u8]) -> u32 {
     h
 }
 
+/// Flag: the record carries a thread-local range (offset and size, two `u32`s) after its
+/// dependencies; records without TLS do not pay for it.
+pub(crate) const HAS_TLS: u8 = 4;
+
 /// Offsets of the parts of a record.
 struct Parts {
     deps: usize,
+    tls: usize,
     exports: usize,
     names: usize,
     size: usize,
 }
 
-fn parts(name_len: usize, n_deps: usize, n_exports: usize, names_len: usize) -> Parts {
+fn parts(name_len: usize, n_deps: usize, tls: bool, n_exports: usize, names_len: usize) -> Parts {
     let deps = (size_of::<Header>() + name_len).next_multiple_of(4);
-    let exports = (deps + 4 * n_deps).next_multiple_of(align_of::<ExportEntry>());
+    let tls_at = deps + 4 * n_deps;
+    let end = tls_at + if tls { 8 } else { 0 };
+    let exports = end.next_multiple_of(align_of::<ExportEntry>());
     let names = exports + n_exports * size_of::<ExportEntry>();
     let size = (names + names_len).next_multiple_of(align_of::<Header>());
     Parts {
         deps,
+        tls: tls_at,
         exports,
         names,
         size,
@@ -148,6 +156,7 @@ impl Rec {
         for (d, s) in sizes.iter_mut().zip(n.sizes) {
             *d = u32::try_from(s).map_err(|_| too_large("region size", s, u64::from(u32::MAX)))?;
         }
+        let has_tls = n.tls.1 > 0;
         let mut tls = [0u32; 2];
         for (d, s) in tls.iter_mut().zip([n.tls.0, n.tls.1]) {
             *d = u32::try_from(s)
@@ -161,7 +170,13 @@ impl Rec {
                 u64::from(u32::MAX),
             ));
         }
-        let p = parts(n.name.len(), n.deps.len(), n.exports.len(), names_len);
+        let p = parts(
+            n.name.len(),
+            n.deps.len(),
+            has_tls,
+            n.exports.len(),
+            names_len,
+        );
         let layout = Layout::from_size_align(p.size, ALIGN)
             .map_err(|_| too_large("record", p.size as u64, isize::MAX as u64))?;
         let ptr = mem.alloc_meta(layout)?;
@@ -188,12 +203,11 @@ impl Rec {
             block_size,
             len,
             next: 0,
-            tls,
             tables: n.tables,
             uses: 1,
             n_deps,
             name_len,
-            flags: storage_bits(n.storage),
+            flags: storage_bits(n.storage) | if has_tls { HAS_TLS } else { 0 },
             align_log2: n.block_align.max(1).trailing_zeros() as u8,
         };
         // SAFETY: `ptr` points to `p.size` fresh bytes aligned to `ALIGN`; each write below
@@ -208,6 +222,9 @@ impl Rec {
             );
             for (i, o) in offsets[..n.deps.len()].iter().enumerate() {
                 base.add(p.deps + 4 * i).cast::<i32>().write(*o);
+            }
+            if has_tls {
+                base.add(p.tls).cast::<[u32; 2]>().write_unaligned(tls);
             }
             let mut name_off = 0usize;
             for (i, (hash, name, addr)) in n.exports.iter().enumerate() {
@@ -255,12 +272,20 @@ impl Rec {
             0
         } else {
             let last = self.export(n_exports - 1);
-            let at = parts(usize::from(h.name_len), usize::from(h.n_deps), n_exports, 0).names;
+            let at = parts(
+                usize::from(h.name_len),
+                usize::from(h.n_deps),
+                self.has_tls(),
+                n_exports,
+                0,
+            )
+            .names;
             last.name_off as usize + self.cstr(at + last.name_off as usize).len() + 1
         };
         parts(
             usize::from(h.name_len),
             usize::from(h.n_deps),
+            self.has_tls(),
             n_exports,
             names_len,
         )
@@ -280,6 +305,30 @@ impl Rec {
         self.bytes(size_of::<Header>(), usize::from(self.header().name_len))
     }
 
+    /// Whether the record carries a thread-local range.
+    fn has_tls(&self) -> bool {
+        self.header().flags & HAS_TLS != 0
+    }
+
+    /// Offset and size of its range of the thread-local area ((0, 0) without TLS).
+    pub fn tls(&self) -> (u64, u64) {
+        if !self.has_tls() {
+            return (0, 0);
+        }
+        let h = self.header();
+        let at = parts(usize::from(h.name_len), usize::from(h.n_deps), true, 0, 0).tls;
+        // SAFETY: written by `create` at this offset when `HAS_TLS` is set.
+        let [off, size] = unsafe {
+            self.0
+                .as_ptr()
+                .cast::<u8>()
+                .add(at)
+                .cast::<[u32; 2]>()
+                .read_unaligned()
+        };
+        (u64::from(off), u64::from(size))
+    }
+
     /// Storage type it was loaded with.
     pub fn storage(&self) -> Storage {
         match self.header().flags & 3 {
@@ -291,7 +340,7 @@ impl Rec {
 
     /// The records it links against.
     pub fn deps(&self) -> impl Iterator<Item = Rec> + '_ {
-        let at = parts(usize::from(self.header().name_len), 0, 0, 0).deps;
+        let at = parts(usize::from(self.header().name_len), 0, false, 0, 0).deps;
         (0..usize::from(self.header().n_deps)).map(move |i| {
             let b = self.bytes(at + 4 * i, 4);
             let off = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
@@ -306,7 +355,14 @@ impl Rec {
     /// Export `i` of a temporary extension.
     fn export(&self, i: usize) -> ExportEntry {
         let h = self.header();
-        let at = parts(usize::from(h.name_len), usize::from(h.n_deps), 0, 0).exports
+        let at = parts(
+            usize::from(h.name_len),
+            usize::from(h.n_deps),
+            self.has_tls(),
+            0,
+            0,
+        )
+        .exports
             + i * size_of::<ExportEntry>();
         // SAFETY: `i` is below the export count; entries are aligned by `parts`.
         unsafe {
@@ -336,7 +392,14 @@ impl Rec {
     pub fn exports(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
         let n = self.exports_len();
         let h = self.header();
-        let names = parts(usize::from(h.name_len), usize::from(h.n_deps), n, 0).names;
+        let names = parts(
+            usize::from(h.name_len),
+            usize::from(h.n_deps),
+            self.has_tls(),
+            n,
+            0,
+        )
+        .names;
         (0..n).map(move |i| {
             let e = self.export(i);
             (self.cstr(names + e.name_off as usize), e.addr)
@@ -350,7 +413,14 @@ impl Rec {
             return None;
         }
         let h = self.header();
-        let names = parts(usize::from(h.name_len), usize::from(h.n_deps), n, 0).names;
+        let names = parts(
+            usize::from(h.name_len),
+            usize::from(h.n_deps),
+            self.has_tls(),
+            n,
+            0,
+        )
+        .names;
         let hash = name_hash(name);
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
@@ -410,7 +480,7 @@ mod tests {
     #[test]
     fn header_is_compact() {
         assert!(
-            size_of::<Header>() <= 64,
+            size_of::<Header>() <= 56,
             "record header grew to {} bytes",
             size_of::<Header>()
         );
