@@ -46,6 +46,7 @@ done
 
 step "benchmarks compile and run once"
 cargo bench -p elfext --features std --bench load -- --test
+cargo bench -p elfext --features std --bench arch -- --test
 
 step "tests"
 log="$(mktemp)"
