@@ -798,38 +798,42 @@ where
             });
             highs.sort_unstable_by_key(|h| h.0);
         }
-        let applied = for_each_entry::<E, Fail>(rela, &rel_data[n], |e| {
-            let Some(how) = R::howto(e.rtype) else {
-                return Ok(());
-            };
-            if how.need == Need::Skip {
-                return Ok(());
-            }
-            let at = e.offset as usize;
-            // Pass 1 checked that `how.width` bytes lie inside the section; a field that
-            // says its own length (ULEB128) is measured within the section.
-            let width = R::field_width(e.rtype, &how, &sect[at..])
-                .min(sect.len() - at)
-                .max(usize::from(how.width));
-            let place = &mut sect[at - how.before as usize..at + width];
-            let a = match e.addend {
-                Some(a) => a,
-                None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
-            };
-            let mut fx = fixup(&e, &how, a);
-            if how.pair == Pair::Lo {
-                // The symbol labels the high part's instruction in this section.
-                let label = fx.s.wrapping_sub(taddr);
-                let hi = highs
-                    .binary_search_by_key(&label, |h| h.0)
-                    .map(|k| highs[k].1);
-                fx.partner =
-                    Some(hi.map_err(|_| {
+        let applied = for_each_entry::<E, Fail>(
+            rela,
+            &rel_data[n],
+            #[inline(always)]
+            |e| {
+                let Some(how) = R::howto(e.rtype) else {
+                    return Ok(());
+                };
+                if how.need == Need::Skip {
+                    return Ok(());
+                }
+                let at = e.offset as usize;
+                // Pass 1 checked that `how.width` bytes lie inside the section; a field that
+                // says its own length (ULEB128) is measured within the section.
+                let width = R::field_width(e.rtype, &how, &sect[at..])
+                    .min(sect.len() - at)
+                    .max(usize::from(how.width));
+                let place = &mut sect[at - how.before as usize..at + width];
+                let a = match e.addend {
+                    Some(a) => a,
+                    None => R::implicit_addend(e.rtype, &place[how.before as usize..]),
+                };
+                let mut fx = fixup(&e, &how, a);
+                if how.pair == Pair::Lo {
+                    // The symbol labels the high part's instruction in this section.
+                    let label = fx.s.wrapping_sub(taddr);
+                    let hi = highs
+                        .binary_search_by_key(&label, |h| h.0)
+                        .map(|k| highs[k].1);
+                    fx.partner = Some(hi.map_err(|_| {
                         Fail::BadInstruction("no high part at the low part's label")
                     })?);
-            }
-            R::apply(&fx, place)
-        });
+                }
+                R::apply(&fx, place)
+            },
+        );
         if let Err((_, e, fail)) = applied {
             return Err(reloc_error(obj, arch, &e, target, fail));
         }
