@@ -20,34 +20,13 @@ const BASE: u64 = 0x4000_0000;
 
 /// Whether the cross compiler and GNU ld are installed; says so when they are not.
 fn toolchain() -> bool {
-    let ok = [GCC.command(), LD].iter().all(|c| {
-        std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !ok {
-        println!("skipped: aarch64 cross toolchain not installed");
-    }
-    ok
+    oracle::toolchain(&[GCC.command(), LD], "aarch64")
 }
 
 /// Portable C extensions (shared with the x86-64 tests) and AArch64 ones.
-const C_SOURCES: &[&str] = &[
-    "aarch64/calls.c",
-    "c/oracle.c",
-    "c/hello.c",
-    "c/data.c",
-    "c/host_data.c",
-    "c/init_fini.c",
-    "c/sections.c",
-    "c/interleaved.c",
-    "c/align.c",
-    "c/bss.c",
-    "c/dep_a.c",
-    "c/dep_b.c",
-    "c/symbols.c",
-];
+fn c_sources() -> Vec<&'static str> {
+    oracle::sources(&["aarch64/calls.c"], &[])
+}
 
 /// The code models and position independence each C source is built with.
 const MODELS: &[&[&str]] = &[
@@ -76,7 +55,7 @@ fn build(source: &str, flags: &[&str]) -> Obj {
 /// Every C build, and the assembly file.
 fn objects() -> Vec<(Obj, bool)> {
     let mut out = Vec::new();
-    for source in C_SOURCES {
+    for source in c_sources() {
         for opt in ["-O0", "-O2"] {
             for model in MODELS {
                 let mut flags = vec![opt, "-fno-common", "-fno-asynchronous-unwind-tables"];

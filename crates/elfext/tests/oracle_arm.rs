@@ -25,16 +25,7 @@ const HOST: u64 = BASE - (8 << 20);
 
 /// Whether the cross compiler and GNU ld are installed; says so when they are not.
 fn toolchain() -> bool {
-    let ok = [GCC.command(), LD].iter().all(|c| {
-        std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !ok {
-        println!("skipped: arm cross toolchain not installed");
-    }
-    ok
+    oracle::toolchain(&[GCC.command(), LD], "arm")
 }
 
 /// Cores and instruction sets.
@@ -58,19 +49,9 @@ const VARIANTS: &[&[&str]] = &[
 ];
 
 /// Portable C extensions (shared with the other architectures) and an ARM one.
-const C_SOURCES: &[&str] = &[
-    "arm/calls.c",
-    "c/hello.c",
-    "c/data.c",
-    "c/host_data.c",
-    "c/init_fini.c",
-    "c/sections.c",
-    "c/interleaved.c",
-    "c/align.c",
-    "c/bss.c",
-    "c/dep_a.c",
-    "c/dep_b.c",
-];
+fn c_sources() -> Vec<&'static str> {
+    oracle::sources(&["arm/calls.c"], &["c/oracle.c", "c/symbols.c"])
+}
 
 struct Obj {
     label: String,
@@ -123,7 +104,7 @@ fn c_extensions_link_the_same_bytes_as_gnu_ld() {
         return;
     }
     let (mut sections, mut failures) = (0, Vec::new());
-    for source in C_SOURCES {
+    for source in c_sources() {
         for cpu in CPUS {
             for opt in ["-O0", "-O2"] {
                 for variant in VARIANTS {

@@ -45,34 +45,13 @@ const TARGETS: [Target; 2] = [
 
 /// Whether the cross compiler and GNU ld are installed; says so when they are not.
 fn toolchain() -> bool {
-    let ok = [GCC.command(), LD].iter().all(|c| {
-        std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !ok {
-        println!("skipped: riscv cross toolchain not installed");
-    }
-    ok
+    oracle::toolchain(&[GCC.command(), LD], "riscv")
 }
 
 /// Portable C extensions (shared with the x86-64 tests) and a RISC-V one.
-const C_SOURCES: &[&str] = &[
-    "riscv/calls.c",
-    "c/oracle.c",
-    "c/hello.c",
-    "c/data.c",
-    "c/host_data.c",
-    "c/init_fini.c",
-    "c/sections.c",
-    "c/interleaved.c",
-    "c/align.c",
-    "c/bss.c",
-    "c/dep_a.c",
-    "c/dep_b.c",
-    "c/symbols.c",
-];
+fn c_sources() -> Vec<&'static str> {
+    oracle::sources(&["riscv/calls.c"], &[])
+}
 
 /// Code models and position independence.
 const MODELS: &[&[&str]] = &[
@@ -220,8 +199,8 @@ fn c_extensions_link_the_same_bytes_as_gnu_ld() {
     // and only loaded.
     let (mut compared, mut relaxed, mut by_got, mut loaded) = (0, 0, 0, 0);
     for t in &TARGETS {
-        for source in C_SOURCES {
-            if t.arch == Arch::Riscv32 && *source == "c/oracle.c" {
+        for source in c_sources() {
+            if t.arch == Arch::Riscv32 && source == "c/oracle.c" {
                 // Casts a pointer to `long long` in a constant initializer: not for ILP32.
                 continue;
             }

@@ -13,22 +13,6 @@ use elfext::Arch;
 
 const BASE: u64 = 0x2000_0000;
 
-/// Sources whose every relocation GNU ld and elfext must agree on.
-const SOURCES: &[&str] = &[
-    "c/oracle.c",
-    "c/hello.c",
-    "c/data.c",
-    "c/host_data.c",
-    "c/init_fini.c",
-    "c/sections.c",
-    "c/interleaved.c",
-    "c/align.c",
-    "c/bss.c",
-    "c/dep_a.c",
-    "c/dep_b.c",
-    "c/symbols.c",
-];
-
 /// Builds that read GOT slots elfext cannot relax away: GNU ld lays out its GOT in another
 /// order, so those displacements differ by design (the native tests run that code).
 fn uses_unrelaxable_got(source: &str, flags: &[&str]) -> bool {
@@ -51,7 +35,7 @@ fn check(label: &str, path: &std::path::Path, bytes: &[u8]) -> usize {
 #[test]
 fn elfext_links_the_same_bytes_as_gnu_ld() {
     let mut sections = 0;
-    for source in SOURCES {
+    for source in oracle::PORTABLE_C {
         for config in c_builds(&["-fno-common", "-fno-asynchronous-unwind-tables"]) {
             if uses_unrelaxable_got(source, &config.flags) {
                 continue;
