@@ -366,16 +366,7 @@ mod tests {
     use super::*;
 
     fn fixup(rtype: RelocationType, p: u64, s: u64, a: i64) -> Fixup {
-        Fixup {
-            rtype: rtype.0,
-            p,
-            s,
-            a,
-            got: None,
-            veneer: None,
-            got_base: 0,
-            partner: None,
-        }
+        Fixup::plain(rtype, p, s, a)
     }
 
     /// Apply one relocation to `insn` and return the patched word.

@@ -144,6 +144,23 @@ pub(crate) struct Fixup {
     pub partner: Option<i64>,
 }
 
+#[cfg(test)]
+impl Fixup {
+    /// A fixup with no GOT slot, veneer, GOT base or partner (for unit tests).
+    pub(crate) fn plain(rtype: object::elf::RelocationType, p: u64, s: u64, a: i64) -> Self {
+        Fixup {
+            rtype: rtype.0,
+            p,
+            s,
+            a,
+            got: None,
+            veneer: None,
+            got_base: 0,
+            partner: None,
+        }
+    }
+}
+
 /// Why a relocation could not be applied.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Fail {

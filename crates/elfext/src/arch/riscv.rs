@@ -604,16 +604,7 @@ mod tests {
     }
 
     fn fixup(rtype: RelocationType, p: u64, s: u64) -> Fixup {
-        Fixup {
-            rtype: rtype.0,
-            p,
-            s,
-            a: 0,
-            got: None,
-            veneer: None,
-            got_base: 0,
-            partner: None,
-        }
+        Fixup::plain(rtype, p, s, 0)
     }
 
     #[test]
