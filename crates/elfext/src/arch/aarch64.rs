@@ -10,19 +10,12 @@
 
 use object::elf::*;
 
-use super::{check_signed, Arch, Fail, Fixup, Howto, Need, Pair, Relocator};
+use super::{check_signed, Arch, Fail, Fixup, Howto, Need, Relocator};
 
 /// The AArch64 relocator.
 pub(crate) struct Aarch64;
 
-const fn h(need: Need, width: u8) -> Option<Howto> {
-    Some(Howto {
-        need,
-        pair: Pair::None,
-        before: 0,
-        width,
-    })
-}
+use super::plain as h;
 
 /// `Page(x)`: the address of the 4 KiB page holding `x`.
 fn page(x: i64) -> i64 {

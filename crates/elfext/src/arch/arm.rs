@@ -23,7 +23,7 @@
 
 use object::elf::*;
 
-use super::{check_signed, Arch, Fail, Fixup, Howto, Need, Pair, Relocator};
+use super::{check_signed, Arch, Fail, Fixup, Howto, Need, Relocator};
 
 /// `R_ARM_BASE_PREL` (`R_ARM_GOTPC` in `object`).
 const R_ARM_BASE_PREL: RelocationType = R_ARM_GOTPC;
@@ -74,14 +74,7 @@ const HOWTO: [Option<Howto>; 136] = {
     t
 };
 
-const fn h(need: Need, width: u8) -> Option<Howto> {
-    Some(Howto {
-        need,
-        pair: Pair::None,
-        before: 0,
-        width,
-    })
-}
+use super::plain as h;
 
 /// Sign-extend the low `bits` bits of `v`.
 fn sext(v: u32, bits: u32) -> i64 {

@@ -124,6 +124,21 @@ pub(crate) struct Howto {
     pub width: u8,
 }
 
+/// A [`Howto`] (as the `Option` relocators' tables hold).
+pub(crate) const fn howto(need: Need, pair: Pair, before: u8, width: u8) -> Option<Howto> {
+    Some(Howto {
+        need,
+        pair,
+        before,
+        width,
+    })
+}
+
+/// A [`Howto`] for a type that patches `width` bytes at its offset, alone.
+pub(crate) const fn plain(need: Need, width: u8) -> Option<Howto> {
+    howto(need, Pair::None, 0, width)
+}
+
 /// The values a relocation is computed from.
 pub(crate) struct Fixup {
     /// `r_type`.

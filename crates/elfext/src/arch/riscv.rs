@@ -80,12 +80,7 @@ const HOWTO: [Option<Howto>; 62] = {
 };
 
 const fn h(need: Need, pair: Pair, width: u8) -> Option<Howto> {
-    Some(Howto {
-        need,
-        pair,
-        before: 0,
-        width,
-    })
+    super::howto(need, pair, 0, width)
 }
 
 /// `t1`, the register veneers use.

@@ -111,12 +111,7 @@ fn relax_got_load(rtype: u32, place: &mut [u8], s: i64, pcrel: i64) -> bool {
 pub(crate) struct X86_64;
 
 const fn h(need: Need, before: u8, width: u8) -> Option<Howto> {
-    Some(Howto {
-        need,
-        pair: Pair::None,
-        before,
-        width,
-    })
+    super::howto(need, Pair::None, before, width)
 }
 
 fn put<const N: usize>(place: &mut [u8], at: usize, bytes: [u8; N]) {
