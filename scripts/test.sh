@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole elfext test suite. Installs what it needs on a fresh Debian/Ubuntu machine
-# (rustup targets; clang through apt when run as root), then checks formatting and lints,
-# builds the no_std core for the microcontroller targets, and runs every test.
+# (rustup targets; clang, the cross toolchains, picolibc and QEMU through apt when run as
+# root), then checks formatting and lints, builds the no_std core and the firmware for the
+# microcontroller targets, and runs every test, the firmware under QEMU included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ command -v clang >/dev/null || need+=(clang)
 command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu)
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
+# picolibc: the firmware's libc extension pulls string and stdlib members from its libc.a.
+[ -d /usr/lib/picolibc/arm-none-eabi ] || need+=(picolibc-arm-none-eabi)
+[ -d /usr/lib/picolibc/riscv64-unknown-elf ] || need+=(picolibc-riscv64-unknown-elf)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
@@ -29,11 +33,20 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+# QEMU for the firmware tests (Cortex-M4 and RV32 boards).
+./scripts/qemu.sh
+
 step "format"
 cargo fmt --all --check
+(cd firmware && cargo fmt --check)
 
 step "lints"
 cargo clippy --workspace --all-targets --features elfext/std -- -D warnings
+
+step "firmware lints (Cortex-M4 and RV32)"
+for target in thumbv7em-none-eabi riscv32imac-unknown-none-elf; do
+    (cd firmware && CARGO_TARGET_DIR=../target/firmware cargo clippy --release --target "$target" -- -D warnings)
+done
 
 step "docs (every public item documented, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features elfext/std
@@ -51,7 +64,8 @@ cargo bench -p elfext --features std --bench arch -- --test
 step "tests"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --features elfext/std 2>&1 | tee "$log"
+# Every tool is installed above: a test that finds one missing fails instead of skipping.
+ELFEXT_REQUIRE_QEMU=1 cargo test --workspace --features elfext/std 2>&1 | tee "$log"
 # One closing line for the whole suite, summed over every test binary and doc-test run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\nall tests: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0) }' "$log"

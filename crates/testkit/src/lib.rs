@@ -6,6 +6,7 @@
 //!   x86-64 code in the extension arena can reach it with 32-bit relocations, so persistent
 //!   and writable in-place paths run natively.
 //! - [`oracle`] links an object with elfext and with GNU ld at the same addresses.
+//! - [`qemu`] builds the firmware in `firmware/` and runs it on a QEMU board.
 //! - [`fixtures`] describes, generates and checks the committed objects and reference
 //!   images under `tests/fixtures/`.
 
@@ -15,6 +16,7 @@ use std::process::Command;
 
 pub mod fixtures;
 pub mod oracle;
+pub mod qemu;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
