@@ -274,6 +274,25 @@ pub enum Error {
         /// Its size.
         size: u64,
     },
+    /// An alignment relocation (RISC-V `R_RISCV_ALIGN`) whose padding cannot be trimmed as
+    /// GNU ld trims it, or a relocation that patches padding such a relocation deletes.
+    #[error(
+        "{section}: relocation #{reloc} at {target}+{offset:#x} (addend {addend:#x}): {problem}"
+    )]
+    BadAlignment {
+        /// The relocation section.
+        section: SectionId,
+        /// Relocation index.
+        reloc: u32,
+        /// The section being patched.
+        target: SectionId,
+        /// Offset of the relocation in it.
+        offset: u64,
+        /// Its addend (for `R_RISCV_ALIGN`, the bytes of padding).
+        addend: i64,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A relocation type the architecture's linker does not handle.
     #[error("{arch}: unsupported relocation {rtype} at {section}+{offset:#x}")]
     UnsupportedRelocation {

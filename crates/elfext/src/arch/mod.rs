@@ -97,6 +97,9 @@ pub(crate) enum Need {
     Branch,
     /// Nothing at all: the relocation is a marker (R_*_NONE and the like).
     Skip,
+    /// Nothing at link time, but the plan trims the alignment padding it marks (RISC-V
+    /// `R_RISCV_ALIGN`; see [`crate::layout::Cut`]).
+    Trim,
 }
 
 /// The role of a relocation in a high/low pair (RISC-V `PCREL_HI20` / `PCREL_LO12_I`).

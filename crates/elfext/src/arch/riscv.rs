@@ -13,11 +13,14 @@
 //! otherwise `auipc t1, 0; ld t1, 16(t1); jalr x0, 0(t1)` with the absolute target as a
 //! literal. `t1` is a temporary the psABI lets calls clobber (it is what `tail` uses).
 //!
-//! `RELAX` and `ALIGN` are markers: nothing is relaxed and no byte is removed. The padding
-//! an assembler emitted for `ALIGN` is `nop`s, so the code runs unchanged; GNU ld (even with
-//! `--no-relax`) deletes the part of that padding that the final address does not need, so
-//! after an `ALIGN` whose padding is longer than needed elfext's code is correct but not
-//! realigned.
+//! `RELAX` is a marker: nothing is relaxed. `ALIGN` marks `addend` bytes of `nop` padding
+//! that an `.align` left in code built with `-mrelax`; as GNU ld does (even with
+//! `--no-relax`), the plan keeps the part of it the place needs and deletes the rest, and
+//! everything after moves down: section sizes, symbol values and relocation offsets (see
+//! [`crate::layout::Cut`]). gas gives a section at least the alignment of every `.align` in
+//! it and elfext places every section at a multiple of its alignment, so the deletions
+//! depend only on offsets inside the section; an `ALIGN` asking for more than its section's
+//! alignment is an error. As in GNU ld, addends (against section symbols) are not moved.
 
 use object::elf::*;
 
@@ -62,7 +65,7 @@ const HOWTO: [Option<Howto>; 62] = {
     t[R_RISCV_SUB16.0 as usize] = h(Need::Plain, Pair::None, 2);
     t[R_RISCV_SUB32.0 as usize] = h(Need::Plain, Pair::None, 4);
     t[R_RISCV_SUB64.0 as usize] = h(Need::Plain, Pair::None, 8);
-    t[R_RISCV_ALIGN.0 as usize] = h(Need::Skip, Pair::None, 0);
+    t[R_RISCV_ALIGN.0 as usize] = h(Need::Trim, Pair::None, 0);
     t[R_RISCV_RVC_BRANCH.0 as usize] = h(Need::Branch, Pair::None, 2);
     t[R_RISCV_RVC_JUMP.0 as usize] = h(Need::Branch, Pair::None, 2);
     t[R_RISCV_RELAX.0 as usize] = h(Need::Skip, Pair::None, 0);

@@ -208,6 +208,185 @@ pub(crate) struct Plan {
     pub tls: (u64, u64),
     /// The first thread-local section (0: none), for errors.
     pub tls_section: u32,
+    /// Sections whose alignment padding is trimmed, sorted by section (empty: none).
+    pub shrunk: Vec<Shrunk>,
+    /// For persistent storage, which sections relocations patch.
+    relocated: Vec<bool>,
+}
+
+/// One trimmed alignment padding (RISC-V `R_RISCV_ALIGN`), as GNU ld trims it: of the
+/// `addend` bytes of `nop`s at `at`, the first `keep` stay (rewritten as `nop`s) and the
+/// rest are deleted; everything after moves down.
+///
+/// gas gives a section at least the alignment of every `.align` in it, and elfext places
+/// each section at a multiple of its alignment, so what to delete depends only on offsets
+/// inside the section and is known before anything is allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cut {
+    /// Offset of the padding in the section, before any deletion.
+    pub at: u64,
+    /// Bytes of it kept.
+    pub keep: u64,
+    /// Bytes of it deleted.
+    pub len: u64,
+    /// Bytes deleted by this cut and every earlier one of the section.
+    pub total: u64,
+}
+
+impl Cut {
+    /// Offset (before any deletion) of the first deleted byte.
+    pub fn start(&self) -> u64 {
+        self.at + self.keep
+    }
+}
+
+/// The cuts of one section, in offset order.
+pub(crate) struct Shrunk {
+    /// Section index.
+    pub section: u32,
+    /// Its cuts.
+    pub cuts: Vec<Cut>,
+}
+
+/// Where offset `x` of a section (before deletions) lands once `cuts` are applied: as GNU
+/// ld moves symbols and relocations, down by every deletion that starts before it.
+#[inline]
+pub(crate) fn map(cuts: &[Cut], x: u64) -> u64 {
+    let k = cuts.partition_point(|c| c.start() < x);
+    match k {
+        0 => x,
+        k => x - cuts[k - 1].total,
+    }
+}
+
+/// The pieces of a section kept by `cuts`: (offset before, offset after, length).
+pub(crate) fn kept(cuts: &[Cut], size: u64) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    let mut from = 0u64;
+    let mut deleted = 0u64;
+    cuts.iter()
+        .map(Some)
+        .chain(core::iter::once(None))
+        .map(move |c| {
+            let (end, next) = match c {
+                Some(c) => (c.start(), c.start() + c.len),
+                None => (size, size),
+            };
+            let piece = (from, from - deleted, end - from);
+            from = next;
+            if let Some(c) = c {
+                deleted = c.total;
+            }
+            piece
+        })
+}
+
+/// Rewrite the kept padding of every cut as `nop`s (4-byte `nop`, then a `c.nop` for the
+/// last two bytes), as GNU ld does; `sect` is the section after deletions.
+pub(crate) fn write_nops(cuts: &[Cut], sect: &mut [u8]) {
+    let mut before = 0u64;
+    for c in cuts {
+        let at = (c.at - before) as usize;
+        let keep = c.keep as usize;
+        let pad = &mut sect[at..at + keep];
+        let words = keep & !3;
+        for w in pad[..words].chunks_exact_mut(4) {
+            w.copy_from_slice(&0x0000_0013u32.to_le_bytes());
+        }
+        let rest = &mut pad[words..];
+        let n = rest.len().min(2);
+        rest[..n].copy_from_slice(&0x0001u16.to_le_bytes()[..n]);
+        before = c.total;
+    }
+}
+
+/// An alignment relocation (RISC-V `R_RISCV_ALIGN`) as the link's first pass found it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Align {
+    /// The section it pads.
+    pub target: u32,
+    /// Its relocation section.
+    pub rel: u32,
+    /// Its index there.
+    pub reloc: u32,
+    /// Offset of the padding.
+    pub offset: u64,
+    /// Bytes of padding (`None` for a REL entry).
+    pub addend: Option<i64>,
+}
+
+/// The cuts GNU ld would make for `aligns` (in relocation order), per section; every
+/// alignment relocation that cannot be honoured is an error naming it.
+pub(crate) fn cuts_of<E: FileHeader<Endian = LE>>(
+    obj: &Object<'_, E>,
+    aligns: &mut [Align],
+) -> Result<Vec<Shrunk>> {
+    // Stable: the relocations of one section stay in their order.
+    aligns.sort_by_key(|a| a.target);
+    let mut out: Vec<Shrunk> = Vec::new();
+    let mut rest = &aligns[..];
+    while let Some(first) = rest.first() {
+        let n = rest.iter().take_while(|a| a.target == first.target).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        let sh = obj.sh(first.target);
+        let size: u64 = sh.sh_size(LE).into();
+        let salign: u64 = sh.sh_addralign(LE).into();
+        let (mut end, mut total) = (0u64, 0u64);
+        let mut cuts = Vec::new();
+        for a in group {
+            let bad = |problem| Error::BadAlignment {
+                section: obj.id(a.rel),
+                reloc: a.reloc,
+                target: obj.id(a.target),
+                offset: a.offset,
+                addend: a.addend.unwrap_or(0),
+                problem,
+            };
+            let addend = a
+                .addend
+                .ok_or_else(|| bad("alignment padding without an addend"))?;
+            let pad = u64::try_from(addend).map_err(|_| bad("negative alignment padding"))?;
+            let pad_end = a
+                .offset
+                .checked_add(pad)
+                .filter(|&e| e <= size)
+                .ok_or_else(|| bad("alignment padding runs past the end of the section"))?;
+            if a.offset < end {
+                return Err(bad(
+                    "alignment padding before or inside the previous one (relocations out of order)",
+                ));
+            }
+            // The smallest power of two above the padding.
+            let alignment = (pad + 1).next_power_of_two();
+            if alignment > salign.max(1) {
+                return Err(bad(
+                    "alignment larger than the section's sh_addralign (its place is unknown)",
+                ));
+            }
+            let pos = a.offset - total;
+            let needed = (alignment - pos % alignment) % alignment;
+            if needed > pad {
+                return Err(bad("alignment padding shorter than the alignment needs"));
+            }
+            if needed < pad {
+                total += pad - needed;
+                cuts.push(Cut {
+                    at: a.offset,
+                    keep: needed,
+                    len: pad - needed,
+                    total,
+                });
+            }
+            end = pad_end;
+        }
+        if !cuts.is_empty() {
+            out.push(Shrunk {
+                section: first.target,
+                cuts,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// How a memory backend answers "may these bytes be used where they are?".
@@ -264,7 +443,7 @@ impl Plan {
     ) -> Result<Plan> {
         let n = obj.shnum as usize;
         let mut plan = Plan {
-            places: alloc::vec![Place::Skip; n],
+            places: Vec::new(),
             rel_sections: Vec::new(),
             raw: [0; 4],
             align: [1; 4],
@@ -276,6 +455,8 @@ impl Plan {
             in_place: 0,
             tls: (0, 1),
             tls_section: 0,
+            shrunk: Vec::new(),
+            relocated: Vec::new(),
         };
         let word = if E::is_type_64_sized() { 8u64 } else { 4 };
         // Which sections relocations patch matters only to persistent storage.
@@ -337,6 +518,66 @@ impl Plan {
                 plan.rel_sections.push(i);
             }
         }
+        plan.relocated = relocated;
+        plan.place(obj, storage, base, ok)?;
+        Ok(plan)
+    }
+
+    /// Plan again with the alignment padding of `shrunk` trimmed (each section keeps
+    /// whether it is used in place: that is decided on its size before trimming).
+    pub fn shrink<E: FileHeader<Endian = LE>>(
+        &mut self,
+        obj: &Object<'_, E>,
+        storage: Storage,
+        base: u64,
+        ok: InPlaceOk<'_>,
+        shrunk: Vec<Shrunk>,
+    ) -> Result<()> {
+        self.shrunk = shrunk;
+        self.place(obj, storage, base, ok)
+    }
+
+    /// The cuts of section `i`, if its padding is trimmed.
+    #[inline]
+    pub fn cuts(&self, i: u32) -> Option<&[Cut]> {
+        if self.shrunk.is_empty() {
+            return None;
+        }
+        self.shrunk
+            .binary_search_by_key(&i, |s| s.section)
+            .ok()
+            .map(|k| &self.shrunk[k].cuts[..])
+    }
+
+    /// Size of section `i` once loaded (its padding trimmed).
+    pub fn size<E: FileHeader<Endian = LE>>(&self, obj: &Object<'_, E>, i: u32) -> u64 {
+        let size: u64 = obj.sh(i).sh_size(LE).into();
+        match self.cuts(i) {
+            Some(c) => size - c.last().map_or(0, |c| c.total),
+            None => size,
+        }
+    }
+
+    /// Place every loaded section (everything but the relocation checks of [`Plan::new`]).
+    fn place<E: FileHeader<Endian = LE>>(
+        &mut self,
+        obj: &Object<'_, E>,
+        storage: Storage,
+        base: u64,
+        ok: InPlaceOk<'_>,
+    ) -> Result<()> {
+        let plan = self;
+        let n = obj.shnum as usize;
+        let word = if E::is_type_64_sized() { 8u64 } else { 4 };
+        plan.places.clear();
+        plan.places.resize(n, Place::Skip);
+        plan.raw = [0; 4];
+        plan.align = [1; 4];
+        plan.table_len = [0; 3];
+        plan.copied = 0;
+        plan.in_place = 0;
+        plan.tls = (0, 1);
+        plan.tls_section = 0;
         // The init/fini tables come first in TEXT, sorted as GNU ld sorts them.
         let mut tables: Vec<(Table, u32, u32)> = Vec::new();
         for i in 0..obj.shnum {
@@ -351,7 +592,7 @@ impl Plan {
         tables.sort_unstable();
         let mut cursor = [0u64; 4];
         for &(t, _, i) in &tables {
-            let size: u64 = obj.sh(i).sh_size(LE).into();
+            let size = plan.size(obj, i);
             if size % word != 0 {
                 return Err(Error::BadSection {
                     section: obj.id(i),
@@ -391,7 +632,8 @@ impl Plan {
             }
             let flags = sh.sh_flags(LE).0;
             let kind = kind_of(ty, flags);
-            let (off, size): (u64, u64) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
+            let (off, full): (u64, u64) = (sh.sh_offset(LE).into(), sh.sh_size(LE).into());
+            let size = plan.size(obj, i);
             let align: u64 = sh.sh_addralign(LE).into();
             let align = align.max(1);
             if flags & elf::SHF_TLS.0 != 0 {
@@ -410,11 +652,11 @@ impl Plan {
                 Storage::Persistent => {
                     kind != RegionKind::Bss
                         && kind != RegionKind::Data
-                        && !relocated.get(i as usize).copied().unwrap_or(true)
+                        && !plan.relocated.get(i as usize).copied().unwrap_or(true)
                 }
                 Storage::Writable => kind != RegionKind::Bss,
             } && addr % align == 0
-                && ok(kind, addr, size);
+                && ok(kind, addr, full);
             if in_place {
                 plan.places[i as usize] = Place::InBuffer;
                 plan.in_place += size;
@@ -430,9 +672,9 @@ impl Plan {
             }
         }
         for i in tbss {
-            let sh = obj.sh(i);
-            let align: u64 = sh.sh_addralign(LE).into();
-            plan.place_tls(i, align.max(1), sh.sh_size(LE).into())?;
+            let align: u64 = obj.sh(i).sh_addralign(LE).into();
+            let size = plan.size(obj, i);
+            plan.place_tls(i, align.max(1), size)?;
         }
         // Common symbols are allocated at the end of BSS.
         plan.common_start = cursor[3];
@@ -455,7 +697,7 @@ impl Plan {
             }
         }
         plan.raw = cursor;
-        Ok(plan)
+        Ok(())
     }
 
     /// Place thread-local section `i` next in the extension's TLS range.

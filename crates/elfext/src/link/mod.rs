@@ -15,7 +15,7 @@ use object::{pod, LittleEndian as LE};
 use crate::arch::{Fail, Fixup, Howto, Need, Pair, Relocator};
 use crate::elf::{Object, Source};
 use crate::error::{Error, Name, RelocType, Result};
-use crate::layout::{BlockLayout, Place, Plan, RegionKind};
+use crate::layout::{self, Align, BlockLayout, Place, Plan, RegionKind};
 use crate::loader::Storage;
 use crate::memory::{Block, Memory};
 use crate::tls::{first_fit, TlsArea};
@@ -118,7 +118,7 @@ struct Entry {
 fn for_each_entry<E: FileHeader<Endian = LE>, X>(
     rela: bool,
     bytes: &[u8],
-    mut f: impl FnMut(Entry) -> core::result::Result<(), X>,
+    mut f: impl FnMut(u32, Entry) -> core::result::Result<(), X>,
 ) -> core::result::Result<(), (u32, Entry, X)> {
     // The callback's error is small; the caller builds the full error from the entry.
     if rela {
@@ -130,7 +130,7 @@ fn for_each_entry<E: FileHeader<Endian = LE>, X>(
                 sym: r.r_sym(LE, false),
                 addend: Some(r.r_addend(LE).into()),
             };
-            f(e).map_err(|x| (j as u32, e, x))?;
+            f(j as u32, e).map_err(|x| (j as u32, e, x))?;
         }
     } else {
         let rels: &[E::Rel] = pod::slice_from_all_bytes(bytes).unwrap_or(&[]);
@@ -141,7 +141,7 @@ fn for_each_entry<E: FileHeader<Endian = LE>, X>(
                 sym: r.r_sym(LE),
                 addend: None,
             };
-            f(e).map_err(|x| (j as u32, e, x))?;
+            f(j as u32, e).map_err(|x| (j as u32, e, x))?;
         }
     }
     Ok(())
@@ -278,6 +278,10 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
             size,
         });
     }
+    let value = match plan.cuts(i) {
+        Some(cuts) => layout::map(cuts, value),
+        None => value,
+    };
     let (off, _) = obj.file_range(i);
     let in_place = mem.in_place_addr(base.wrapping_add(off));
     // A section that is not loaded (debug info, unwind tables) gives no address.
@@ -285,6 +289,54 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
         section_addr(plan.places[i as usize], layout, block, in_place, tls)
             .map(|a| a.wrapping_add(value)),
     )
+}
+
+/// Trim `plan` as the link of `obj` did (see [`layout::Cut`]), for an extension whose
+/// symbols are read from its own tables after the link: the plan of [`Plan::new`] alone
+/// does not read relocations. Only RISC-V trims.
+pub(crate) fn retrim<'a, E: FileHeader<Endian = LE>>(
+    obj: &Object<'a, E>,
+    src: &mut impl Source<'a>,
+    arch: crate::arch::Arch,
+    plan: &mut Plan,
+    storage: Storage,
+    base: u64,
+    ok: crate::layout::InPlaceOk<'_>,
+) -> Result<()> {
+    if !matches!(
+        arch,
+        crate::arch::Arch::Riscv32 | crate::arch::Arch::Riscv64
+    ) {
+        return Ok(());
+    }
+    let mut aligns: Vec<Align> = Vec::new();
+    for &r in &plan.rel_sections {
+        let sh = obj.sh(r);
+        let target = sh.sh_info(LE);
+        let rela = sh.sh_type(LE) == elf::SHT_RELA;
+        let (off, size) = obj.file_range(r);
+        let bytes = src.get(off, size)?;
+        let _ = for_each_entry::<E, ()>(rela, &bytes, |j, e| {
+            if e.rtype == elf::R_RISCV_ALIGN.0 {
+                aligns.push(Align {
+                    target,
+                    rel: r,
+                    reloc: j,
+                    offset: e.offset,
+                    addend: e.addend,
+                });
+            }
+            Ok(())
+        });
+    }
+    if aligns.is_empty() {
+        return Ok(());
+    }
+    let shrunk = layout::cuts_of(obj, &mut aligns)?;
+    if shrunk.is_empty() {
+        return Ok(());
+    }
+    plan.shrink(obj, storage, base, ok, shrunk)
 }
 
 /// Link `obj` into `mem`: plan, resolve, allocate, copy, relocate, protect.
@@ -310,12 +362,11 @@ where
             m.in_place_ok(k, a, l)
         })?
     };
-    if site.writable.is_some() {
-        check_in_place_apart(obj, &plan)?;
-    }
 
     // Pass 1: check every relocation and learn what each symbol needs.
     let mut flags = vec![0u8; obj.nsyms as usize];
+    // Alignment padding to trim (RISC-V `R_RISCV_ALIGN`).
+    let mut aligns: Vec<Align> = Vec::new();
     let mut rel_data: Vec<Cow<'a, [u8]>> = Vec::with_capacity(plan.rel_sections.len());
     let mut count = 0u64;
     for &r in &plan.rel_sections {
@@ -327,10 +378,21 @@ where
         let tsize: u64 = obj.sh(target).sh_size(LE).into();
         let from_buffer = plan.places[target as usize] == Place::InBuffer;
         count += size / if rela { 3 } else { 2 } / u64::from(arch.word_size());
-        let checked = for_each_entry::<E, Bad>(rela, &bytes, |e| {
+        let checked = for_each_entry::<E, Bad>(rela, &bytes, |j, e| {
             let how = R::howto(e.rtype).ok_or(Bad::Type)?;
-            if how.need == Need::Skip {
-                return Ok(());
+            match how.need {
+                Need::Skip => return Ok(()),
+                Need::Trim => {
+                    aligns.push(Align {
+                        target,
+                        rel: r,
+                        reloc: j,
+                        offset: e.offset,
+                        addend: e.addend,
+                    });
+                    return Ok(());
+                }
+                _ => {}
             }
             let end = e.offset.wrapping_add(u64::from(how.width));
             if e.offset < u64::from(how.before) || end > tsize || end < e.offset {
@@ -373,6 +435,23 @@ where
             });
         }
         rel_data.push(bytes);
+    }
+    if !aligns.is_empty() {
+        let shrunk = layout::cuts_of(obj, &mut aligns)?;
+        if !shrunk.is_empty() {
+            let m: &M = mem;
+            plan.shrink(
+                obj,
+                site.storage,
+                site.base,
+                &|k, a, l| m.in_place_ok(k, a, l),
+                shrunk,
+            )?;
+            check_outside_cuts::<E, R>(obj, &plan, &rel_data)?;
+        }
+    }
+    if site.writable.is_some() {
+        check_in_place_apart(obj, &plan)?;
     }
 
     // Pass 2, over the symbols that relocations use: collect the undefined ones and give
@@ -473,7 +552,8 @@ where
     if let Some(trace) = trace {
         let block_addr = block.map_or(0, |b| b.addr);
         for i in 0..obj.shnum {
-            let (off, size) = obj.file_range(i);
+            let (off, _) = obj.file_range(i);
+            let size = plan.size(obj, i);
             let place = plan.places[i as usize];
             let in_place = mem.in_place_addr(site.base.wrapping_add(off));
             if let Some(addr) = section_addr(place, &layout, block_addr, in_place, tls_at) {
@@ -665,7 +745,35 @@ where
         }
         let (foff, size) = obj.file_range(i);
         let at = off as usize;
-        src.copy(foff, &mut dst[at..at + size as usize])?;
+        match plan.cuts(i) {
+            None => src.copy(foff, &mut dst[at..at + size as usize])?,
+            Some(cuts) => {
+                let sect = &mut dst[at..at + plan.size(obj, i) as usize];
+                for (from, to, len) in layout::kept(cuts, size) {
+                    let to = to as usize;
+                    src.copy(foff + from, &mut sect[to..to + len as usize])?;
+                }
+                layout::write_nops(cuts, sect);
+            }
+        }
+    }
+    // Sections relocated in place in a writable buffer close their trimmed padding there.
+    if let Some(w) = site.writable {
+        for sh in &plan.shrunk {
+            if plan.places[sh.section as usize] != Place::InBuffer {
+                continue;
+            }
+            let (foff, size) = obj.file_range(sh.section);
+            // SAFETY: as for the relocations below: the section's bytes in the writable
+            // buffer belong to this load and share no byte with anything elfext reads.
+            let sect = unsafe {
+                core::slice::from_raw_parts_mut(w.as_ptr().add(foff as usize), size as usize)
+            };
+            for (from, to, len) in layout::kept(&sh.cuts, size) {
+                sect.copy_within(from as usize..(from + len) as usize, to as usize);
+            }
+            layout::write_nops(&sh.cuts, sect);
+        }
     }
 
     // Symbol addresses (undefined ones were resolved already), then GOT and veneers.
@@ -732,7 +840,9 @@ where
         let sh = obj.sh(r);
         let target = sh.sh_info(LE);
         let rela = sh.sh_type(LE) == elf::SHT_RELA;
-        let (toff, tsize) = obj.file_range(target);
+        let (toff, _) = obj.file_range(target);
+        let tsize = plan.size(obj, target);
+        let cuts = plan.cuts(target);
         let (sect, taddr): (&mut [u8], u64) = match plan.places[target as usize] {
             Place::Block(kind, off) => {
                 let at = (layout.offsets[kind as usize] + off) as usize;
@@ -785,8 +895,11 @@ where
         // High parts of pairs first: their values by the offset they patch.
         let mut highs: Vec<(u64, i64)> = Vec::new();
         if R::HAS_PAIRS {
-            let _ = for_each_entry::<E, ()>(rela, &rel_data[n], |e| {
+            let _ = for_each_entry::<E, ()>(rela, &rel_data[n], |_, mut e| {
                 if let Some(how) = R::howto(e.rtype).filter(|h| h.pair == Pair::Hi) {
+                    if let Some(cuts) = cuts {
+                        e.offset = layout::map(cuts, e.offset);
+                    }
                     let at = e.offset as usize;
                     let a = match e.addend {
                         Some(a) => a,
@@ -802,12 +915,16 @@ where
             rela,
             &rel_data[n],
             #[inline(always)]
-            |e| {
+            |_, mut e| {
                 let Some(how) = R::howto(e.rtype) else {
                     return Ok(());
                 };
-                if how.need == Need::Skip {
+                if matches!(how.need, Need::Skip | Need::Trim) {
                     return Ok(());
+                }
+                if let Some(cuts) = cuts {
+                    // `check_outside_cuts` proved the field lies in a kept piece.
+                    e.offset = layout::map(cuts, e.offset);
                 }
                 let at = e.offset as usize;
                 // Pass 1 checked that `how.width` bytes lie inside the section; a field that
@@ -861,6 +978,53 @@ where
         }
     }
     Ok(exports)
+}
+
+/// No relocation may patch padding that trimming deletes (its field must lie within one
+/// piece the cuts keep, so that it moves with it).
+#[cold]
+fn check_outside_cuts<E: FileHeader<Endian = LE>, R: Relocator>(
+    obj: &Object<'_, E>,
+    plan: &Plan,
+    rel_data: &[Cow<'_, [u8]>],
+) -> Result<()> {
+    for (n, &r) in plan.rel_sections.iter().enumerate() {
+        let sh = obj.sh(r);
+        let target = sh.sh_info(LE);
+        let Some(cuts) = plan.cuts(target) else {
+            continue;
+        };
+        let rela = sh.sh_type(LE) == elf::SHT_RELA;
+        let checked = for_each_entry::<E, ()>(rela, &rel_data[n], |_, e| {
+            let Some(how) = R::howto(e.rtype) else {
+                return Ok(());
+            };
+            if matches!(how.need, Need::Skip | Need::Trim) {
+                return Ok(());
+            }
+            let (lo, hi) = (
+                e.offset - u64::from(how.before),
+                e.offset + u64::from(how.width),
+            );
+            // The first cut whose deleted bytes end after the field's start.
+            let k = cuts.partition_point(|c| c.start() + c.len <= lo);
+            match cuts.get(k) {
+                Some(c) if c.start() < hi => Err(()),
+                _ => Ok(()),
+            }
+        });
+        if let Err((j, e, ())) = checked {
+            return Err(Error::BadAlignment {
+                section: obj.id(r),
+                reloc: j,
+                target: obj.id(target),
+                offset: e.offset,
+                addend: e.addend.unwrap_or(0),
+                problem: "patches alignment padding that is deleted",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// For writable storage: no section used in place may share a byte with the headers or

@@ -618,9 +618,17 @@ fn scan<'a, E: FileHeader<Endian = LE>>(
 ) -> Result<()> {
     let obj = Object::<E>::parse(src, arch)?;
     let h = rec.header();
-    let plan = Plan::new(&obj, rec.storage(), h.source as u64, &|k, a, l| {
-        mem.in_place_ok(k, a, l)
-    })?;
+    let ok = |k, a, l| mem.in_place_ok(k, a, l);
+    let mut plan = Plan::new(&obj, rec.storage(), h.source as u64, &ok)?;
+    link::retrim(
+        &obj,
+        src,
+        arch,
+        &mut plan,
+        rec.storage(),
+        h.source as u64,
+        &ok,
+    )?;
     let mut raw = [0u64; 4];
     for (d, s) in raw.iter_mut().zip(h.sizes) {
         *d = u64::from(s);
