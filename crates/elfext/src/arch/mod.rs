@@ -198,6 +198,8 @@ pub(crate) trait Relocator {
     const VENEER_ALIGN: u64;
     /// Whether some relocation types come in high/low pairs (see [`Pair`]).
     const HAS_PAIRS: bool = false;
+    /// Whether some relocation type is [`Need::Trim`] (the plan may trim padding).
+    const TRIMS: bool = false;
     /// Describe a relocation type, or `None` when it is not supported.
     fn howto(rtype: u32) -> Option<Howto>;
     /// The value a high part of a pair hands to its low parts (only called for

@@ -267,6 +267,7 @@ impl<const RV64: bool> Relocator for Riscv<RV64> {
     const VENEER_SIZE: usize = if RV64 { 24 } else { 8 };
     const VENEER_ALIGN: u64 = if RV64 { 8 } else { 4 };
     const HAS_PAIRS: bool = true;
+    const TRIMS: bool = true;
 
     #[inline]
     fn howto(rtype: u32) -> Option<Howto> {

@@ -382,7 +382,7 @@ where
             let how = R::howto(e.rtype).ok_or(Bad::Type)?;
             match how.need {
                 Need::Skip => return Ok(()),
-                Need::Trim => {
+                Need::Trim if R::TRIMS => {
                     aligns.push(Align {
                         target,
                         rel: r,
@@ -842,7 +842,7 @@ where
         let rela = sh.sh_type(LE) == elf::SHT_RELA;
         let (toff, _) = obj.file_range(target);
         let tsize = plan.size(obj, target);
-        let cuts = plan.cuts(target);
+        let cuts = if R::TRIMS { plan.cuts(target) } else { None };
         let (sect, taddr): (&mut [u8], u64) = match plan.places[target as usize] {
             Place::Block(kind, off) => {
                 let at = (layout.offsets[kind as usize] + off) as usize;
