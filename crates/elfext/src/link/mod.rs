@@ -895,20 +895,25 @@ where
         // High parts of pairs first: their values by the offset they patch.
         let mut highs: Vec<(u64, i64)> = Vec::new();
         if R::HAS_PAIRS {
-            let _ = for_each_entry::<E, ()>(rela, &rel_data[n], |_, mut e| {
-                if let Some(how) = R::howto(e.rtype).filter(|h| h.pair == Pair::Hi) {
-                    if let Some(cuts) = cuts {
-                        e.offset = layout::map(cuts, e.offset);
+            let _ = for_each_entry::<E, ()>(
+                rela,
+                &rel_data[n],
+                #[inline(always)]
+                |_, mut e| {
+                    if let Some(how) = R::howto(e.rtype).filter(|h| h.pair == Pair::Hi) {
+                        if let Some(cuts) = cuts {
+                            e.offset = layout::map(cuts, e.offset);
+                        }
+                        let at = e.offset as usize;
+                        let a = match e.addend {
+                            Some(a) => a,
+                            None => R::implicit_addend(e.rtype, &sect[at..at + how.width as usize]),
+                        };
+                        highs.push((e.offset, R::partner_value(&fixup(&e, &how, a))));
                     }
-                    let at = e.offset as usize;
-                    let a = match e.addend {
-                        Some(a) => a,
-                        None => R::implicit_addend(e.rtype, &sect[at..at + how.width as usize]),
-                    };
-                    highs.push((e.offset, R::partner_value(&fixup(&e, &how, a))));
-                }
-                Ok(())
-            });
+                    Ok(())
+                },
+            );
             highs.sort_unstable_by_key(|h| h.0);
         }
         let applied = for_each_entry::<E, Fail>(
