@@ -5,6 +5,7 @@ use core::fmt;
 
 use crate::arch::Arch;
 use crate::layout::RegionKind;
+use crate::memory::map::{MapEntry, RangeType};
 
 /// A short, inline copy of a name (symbol, section or extension) kept inside an error.
 ///
@@ -20,6 +21,13 @@ pub struct Name {
 impl Name {
     /// How many bytes of a name an error keeps.
     pub const CAPACITY: usize = 24;
+
+    /// The empty name.
+    pub const EMPTY: Name = Name {
+        bytes: [0; Name::CAPACITY],
+        len: 0,
+        cut: false,
+    };
 
     /// Copy (a prefix of) `bytes`.
     pub fn new(bytes: &[u8]) -> Self {
@@ -456,6 +464,58 @@ pub enum Error {
     /// elfext has no relocation support for this architecture yet.
     #[error("no linker for {0} objects yet")]
     NoLinker(Arch),
+    /// A memory-map reservation would overlap a reservation it may not replace.
+    #[error("memory map: cannot reserve {new}: it overlaps {existing}")]
+    MapOverlap {
+        /// The reservation asked for.
+        new: MapEntry,
+        /// The reservation already there.
+        existing: MapEntry,
+    },
+    /// No free range of the memory map can hold an allocation.
+    #[error("memory map: no free range holds {size} bytes aligned to {align} for {ty} in [{min:#x}, {max:#x}]")]
+    MapNoSpace {
+        /// Type of the reservation.
+        ty: RangeType,
+        /// Bytes asked for (after granule rounding).
+        size: u64,
+        /// Alignment asked for (after granule rounding).
+        align: u64,
+        /// Lowest allowed address.
+        min: u64,
+        /// Highest allowed address.
+        max: u64,
+    },
+    /// The memory map has no bookkeeping slot left.
+    #[error("memory map bookkeeping full: all {capacity} {what} slots are in use")]
+    MapFull {
+        /// What kind of slot.
+        what: &'static str,
+        /// How many there are.
+        capacity: u32,
+    },
+    /// No reservation of the memory map starts at the address given.
+    #[error("memory map: no reservation starts at {addr:#x} (never reserved, or already freed)")]
+    MapNotReserved {
+        /// The address.
+        addr: u64,
+    },
+    /// A reservation does not lie inside one bank of the memory map.
+    #[error("memory map: [{start:#x}, {end:#x}) is not inside one bank")]
+    MapOutsideBanks {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+    /// A memory-map request that makes no sense.
+    #[error("memory map: {problem} ({value:#x})")]
+    MapBadRequest {
+        /// What is wrong.
+        problem: &'static str,
+        /// The offending value.
+        value: u64,
+    },
     /// A loader declares a storage type but cannot provide the buffer it implies.
     #[error("the loader declares {0:?} storage but exposes no buffer")]
     LoaderStorage(crate::loader::Storage),

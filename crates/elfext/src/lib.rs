@@ -54,6 +54,7 @@ pub use link::Placed;
 #[cfg(feature = "std")]
 pub use loader::FileLoader;
 pub use loader::{BufLoader, InPlace, IoLoader, Loader, Storage};
+pub use memory::map::{MapEntry, MemoryMap, RangeFlags, RangeType};
 pub use memory::{Block, ExtHeap, HeapStats, Memory, TargetMemory};
 #[cfg(all(feature = "std", unix))]
 pub use memory::{HostMemory, LowBuffer};

@@ -3,9 +3,12 @@
 //! [`Memory`] is the backend interface the registry allocates through. [`ExtHeap`] is the
 //! bare-metal backend: a caller-provided arena managed by the TLSF allocator of the `rlsf`
 //! crate, with a protection granule per region kind. `HostMemory` (feature `std`, Linux)
-//! adds page protection so that extensions can run natively with W^X.
+//! adds page protection so that extensions can run natively with W^X. [`MemoryMap`] knows
+//! every byte of the banks it is given, as typed reservations and free ranges.
 
+pub mod map;
 mod target;
+pub use map::MemoryMap;
 pub use target::TargetMemory;
 
 #[cfg(all(feature = "std", unix))]

@@ -1,0 +1,1507 @@
+//! The memory map: every byte of every bank, as typed reservations and free ranges.
+//!
+//! A [`MemoryMap`] knows the banks of RAM and flash the application gives it, and cuts them
+//! into ranges: free ones and reservations with a [`RangeType`], [`RangeFlags`] and an owner
+//! [`Name`]. Addresses are target addresses (`u64`), so the same map describes the running
+//! system or a target seen from a host.
+//!
+//! Bookkeeping lives in a caller-provided slice of [`Slot`]s, one per range: the map never
+//! allocates. The ranges form a treap keyed by start address, each node augmented with the
+//! largest free length in its subtree. Finding the lowest (or highest) free place for a
+//! request inside an address window is one pruned descent, O(log n) expected when the first
+//! free range long enough also satisfies the alignment (always so for alignment 1; each
+//! range that is long enough but cannot hold the aligned block adds one visit). Exact
+//! reservations, frees and shrinks are O(log n) lookups; coalescing touches the two
+//! neighbours only. Running out of slots is [`Error::MapFull`], checked before anything
+//! changes.
+//!
+//! Every change bumps the map's [`key`](MemoryMap::key) and is reported to the
+//! [`MapObserver`]s subscribed to the map.
+
+use core::fmt;
+
+use crate::error::{Error, Name, Result};
+use crate::layout::{Granule, Granules, RegionKind};
+
+/// What a range of the map holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RangeType {
+    /// Free space.
+    Free = 0,
+    /// The firmware (or host program) itself.
+    Firmware = 1,
+    /// Extension code.
+    Text = 2,
+    /// Extension read-only data.
+    Rodata = 3,
+    /// Extension initialized data.
+    Data = 4,
+    /// Extension zero-initialized data.
+    Bss = 5,
+    /// Loader metadata.
+    Metadata = 6,
+    /// A loaded file (an object image kept in memory).
+    File = 7,
+    /// Reserved by or for a device.
+    Device = 8,
+}
+
+impl RangeType {
+    /// Number of range types.
+    pub const COUNT: usize = 9;
+}
+
+impl From<RegionKind> for RangeType {
+    fn from(kind: RegionKind) -> Self {
+        match kind {
+            RegionKind::Text => RangeType::Text,
+            RegionKind::Rodata => RangeType::Rodata,
+            RegionKind::Data => RangeType::Data,
+            RegionKind::Bss => RangeType::Bss,
+            RegionKind::Metadata => RangeType::Metadata,
+        }
+    }
+}
+
+impl fmt::Display for RangeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RangeType::Free => "free",
+            RangeType::Firmware => "firmware",
+            RangeType::Text => "TEXT",
+            RangeType::Rodata => "RODATA",
+            RangeType::Data => "DATA",
+            RangeType::Bss => "BSS",
+            RangeType::Metadata => "metadata",
+            RangeType::File => "file",
+            RangeType::Device => "device",
+        })
+    }
+}
+
+/// Flags of a reservation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RangeFlags(u8);
+
+impl RangeFlags {
+    /// No flags.
+    pub const NONE: RangeFlags = RangeFlags(0);
+    /// Nothing may be reserved or loaded over this range.
+    pub const NO_OVERWRITE: RangeFlags = RangeFlags(1);
+    /// The range must not be mapped (accessed) by the loader.
+    pub const NO_MAP: RangeFlags = RangeFlags(2);
+    /// The range keeps its contents across save / restore.
+    pub const PERSISTENT: RangeFlags = RangeFlags(4);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: RangeFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+    /// The raw bits.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+impl core::ops::BitOr for RangeFlags {
+    type Output = RangeFlags;
+    fn bitor(self, rhs: RangeFlags) -> RangeFlags {
+        RangeFlags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Display for RangeFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        for (flag, name) in [
+            (RangeFlags::NO_OVERWRITE, "no-overwrite"),
+            (RangeFlags::NO_MAP, "no-map"),
+            (RangeFlags::PERSISTENT, "persistent"),
+        ] {
+            if self.contains(flag) {
+                write!(f, "{sep}{name}")?;
+                sep = ", ";
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One range of the map, as exported: `[start, end)` with its type, flags, owner and bank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapEntry {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// What the range holds.
+    pub ty: RangeType,
+    /// Flags (none for free ranges).
+    pub flags: RangeFlags,
+    /// Index of the bank the range lies in.
+    pub bank: u8,
+    /// Who reserved it (empty for free ranges).
+    pub owner: Name,
+}
+
+impl MapEntry {
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+    /// Whether the range is empty (never true for ranges of a map).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+impl fmt::Display for MapEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [{:#x}, {:#x})", self.ty, self.start, self.end)?;
+        if !self.owner.as_bytes().is_empty() {
+            write!(f, " of `{}`", self.owner)?;
+        }
+        if self.flags != RangeFlags::NONE {
+            write!(f, " ({})", self.flags)?;
+        }
+        Ok(())
+    }
+}
+
+/// What kind of memory a bank is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BankKind {
+    /// Writable memory.
+    Ram,
+    /// Flash (read-only at run time, written by a programmer or a flash driver).
+    Flash,
+}
+
+/// A bank of memory the map manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bank {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// RAM or flash.
+    pub kind: BankKind,
+    /// The application's name for it.
+    pub name: Name,
+}
+
+/// Where an allocation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The lowest fitting address.
+    BottomUp,
+    /// The highest fitting address.
+    TopDown,
+    /// Exactly this address.
+    At(u64),
+}
+
+/// A reservation request: what, how much, where, for whom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Type of the reservation (not [`RangeType::Free`]).
+    pub ty: RangeType,
+    /// Bytes (rounded up to the type's granule); for [`MemoryMap::allocate_max`], the
+    /// smallest acceptable size.
+    pub size: u64,
+    /// Alignment of the start (a power of two; the granule may raise it).
+    pub align: u64,
+    /// Placement.
+    pub place: Place,
+    /// Lowest allowed address.
+    pub min: u64,
+    /// Highest allowed address (of the last byte).
+    pub max: u64,
+    /// Flags of the reservation.
+    pub flags: RangeFlags,
+    /// Owner.
+    pub owner: Name,
+    /// Merge with overlapping reservations of the same type, flags and owner instead of
+    /// failing (exact placement only).
+    pub merge: bool,
+}
+
+impl Request {
+    /// `size` bytes of type `ty`, bottom-up, byte-aligned, anywhere, no flags, no owner.
+    pub fn new(ty: RangeType, size: u64) -> Self {
+        Request {
+            ty,
+            size,
+            align: 1,
+            place: Place::BottomUp,
+            min: 0,
+            max: u64::MAX,
+            flags: RangeFlags::NONE,
+            owner: Name::new(b""),
+            merge: false,
+        }
+    }
+    /// Align the start to `align`.
+    pub fn align(mut self, align: u64) -> Self {
+        self.align = align;
+        self
+    }
+    /// Place at the highest fitting address.
+    pub fn top_down(mut self) -> Self {
+        self.place = Place::TopDown;
+        self
+    }
+    /// Place at the lowest fitting address.
+    pub fn bottom_up(mut self) -> Self {
+        self.place = Place::BottomUp;
+        self
+    }
+    /// Place exactly at `addr`.
+    pub fn at(mut self, addr: u64) -> Self {
+        self.place = Place::At(addr);
+        self
+    }
+    /// Keep the reservation inside `[min, max]` (`max` is the highest address of a byte).
+    pub fn window(mut self, min: u64, max: u64) -> Self {
+        self.min = min;
+        self.max = max;
+        self
+    }
+    /// Set the flags.
+    pub fn flags(mut self, flags: RangeFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+    /// Set the owner.
+    pub fn owner(mut self, owner: &str) -> Self {
+        self.owner = Name::from(owner);
+        self
+    }
+    /// Merge with overlapping reservations of the same type, flags and owner.
+    pub fn merge(mut self) -> Self {
+        self.merge = true;
+        self
+    }
+}
+
+/// What changed in a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A bank was added (the entry is its free range).
+    BankAdded,
+    /// A range was reserved (the entry is the reservation, after any merge).
+    Reserved,
+    /// A reservation was freed (the entry is the reservation as it was).
+    Freed,
+    /// A reservation was shrunk (the entry is the reservation as it is now).
+    Shrunk {
+        /// End before shrinking.
+        old_end: u64,
+    },
+}
+
+/// One change of a map, as told to observers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The map's key after the change.
+    pub key: u64,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The range concerned.
+    pub entry: MapEntry,
+}
+
+/// Someone told of every change of a map.
+pub trait MapObserver {
+    /// Called after each change.
+    fn changed(&self, change: &Change);
+}
+
+impl<F: Fn(&Change)> MapObserver for F {
+    fn changed(&self, change: &Change) {
+        self(change)
+    }
+}
+
+/// Bookkeeping for one range of a map (opaque; give the map a slice of them).
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    start: u64,
+    end: u64,
+    /// Largest free length in the subtree rooted here.
+    max_free: u64,
+    left: u32,
+    right: u32,
+    prio: u32,
+    ty: RangeType,
+    flags: RangeFlags,
+    bank: u8,
+    owner: Name,
+}
+
+impl Slot {
+    /// An unused slot.
+    pub const EMPTY: Slot = Slot {
+        start: 0,
+        end: 0,
+        max_free: 0,
+        left: NIL,
+        right: NIL,
+        prio: 0,
+        ty: RangeType::Free,
+        flags: RangeFlags::NONE,
+        bank: 0,
+        owner: Name::EMPTY,
+    };
+
+    fn free_len(&self) -> u64 {
+        if self.ty == RangeType::Free {
+            self.end - self.start
+        } else {
+            0
+        }
+    }
+
+    fn entry(&self) -> MapEntry {
+        MapEntry {
+            start: self.start,
+            end: self.end,
+            ty: self.ty,
+            flags: self.flags,
+            bank: self.bank,
+            owner: self.owner,
+        }
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// How many banks a map holds.
+pub const MAX_BANKS: usize = 8;
+/// How many observers can subscribe to a map.
+pub const MAX_OBSERVERS: usize = 4;
+
+/// A request after rounding and validation: where a block of `size` bytes aligned to `align`
+/// may go.
+#[derive(Clone, Copy)]
+struct Fit {
+    size: u64,
+    align: u64,
+    /// Lowest address.
+    lo: u64,
+    /// One past the highest address.
+    hi: u64,
+    granule: Granule,
+}
+
+impl Fit {
+    /// The clipped part of `[start, end)` inside the window.
+    fn clip(&self, start: u64, end: u64) -> Option<(u64, u64)> {
+        let (s, e) = (start.max(self.lo), end.min(self.hi));
+        (s < e).then_some((s, e))
+    }
+    fn lowest_in(&self, start: u64, end: u64) -> Option<u64> {
+        let (s, e) = self.clip(start, end)?;
+        let a = align_up(s, self.align)?;
+        (a.checked_add(self.size)? <= e).then_some(a)
+    }
+    fn highest_in(&self, start: u64, end: u64) -> Option<u64> {
+        let (s, e) = self.clip(start, end)?;
+        let a = e.checked_sub(self.size)? & !(self.align - 1);
+        (a >= s).then_some(a)
+    }
+    /// The largest block (start, length) of `[start, end)` inside the window that the
+    /// granule allows.
+    fn largest_in(&self, start: u64, end: u64) -> Option<(u64, u64)> {
+        let (s, e) = self.clip(start, end)?;
+        let found = match self.granule {
+            Granule::MpuPow2 => {
+                let a = align_up(s, self.align.max(32))?;
+                let room = e.checked_sub(a).filter(|&r| r >= 32)?;
+                let mut p = 1u64 << (63 - room.leading_zeros());
+                loop {
+                    let a = align_up(s, self.align.max(p))?;
+                    if a.checked_add(p).is_some_and(|x| x <= e) {
+                        break (a, p);
+                    }
+                    p /= 2;
+                    if p < 32 {
+                        return None;
+                    }
+                }
+            }
+            g => {
+                let (_, unit) = g.round(1);
+                let a = align_up(s, self.align)?;
+                let len = e.checked_sub(a)? / unit * unit;
+                (a, len)
+            }
+        };
+        (found.1 >= self.size.max(1)).then_some(found)
+    }
+}
+
+fn align_up(x: u64, align: u64) -> Option<u64> {
+    Some(x.checked_add(align - 1)? & !(align - 1))
+}
+
+fn bad(problem: &'static str, value: u64) -> Error {
+    Error::MapBadRequest { problem, value }
+}
+
+/// The memory map: banks cut into free ranges and typed reservations (see the
+/// [module documentation](self)).
+pub struct MemoryMap<'a> {
+    slots: &'a mut [Slot],
+    /// Slots handed out so far (the ones above are untouched).
+    bumped: u32,
+    /// Released slots, linked through `left`.
+    released: u32,
+    used: u32,
+    root: u32,
+    seed: u32,
+    key: u64,
+    banks: [Option<Bank>; MAX_BANKS],
+    granules: [Granule; RangeType::COUNT],
+    observers: [Option<&'a dyn MapObserver>; MAX_OBSERVERS],
+}
+
+impl<'a> MemoryMap<'a> {
+    /// An empty map keeping its bookkeeping in `slots` (one slot per range).
+    pub fn new(slots: &'a mut [Slot]) -> Self {
+        MemoryMap {
+            slots,
+            bumped: 0,
+            released: NIL,
+            used: 0,
+            root: NIL,
+            seed: 0x9e37_79b9,
+            key: 0,
+            banks: [None; MAX_BANKS],
+            granules: [Granule::None; RangeType::COUNT],
+            observers: [None; MAX_OBSERVERS],
+        }
+    }
+
+    /// Round extension regions (TEXT, RODATA, DATA, BSS) to `granules`.
+    pub fn with_granules(mut self, granules: Granules) -> Self {
+        for kind in RegionKind::REGIONS {
+            self.set_granule(kind.into(), granules.of(kind));
+        }
+        self
+    }
+
+    /// Round reservations of type `ty` to `granule`.
+    pub fn set_granule(&mut self, ty: RangeType, granule: Granule) {
+        self.granules[ty as usize] = granule;
+    }
+
+    /// The granule reservations of type `ty` are rounded to.
+    pub fn granule(&self, ty: RangeType) -> Granule {
+        self.granules[ty as usize]
+    }
+
+    /// The map key: changes on every modification, so a copy of the map can be checked.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Number of ranges (free and reserved).
+    pub fn len(&self) -> usize {
+        self.used as usize
+    }
+
+    /// Whether the map has no ranges (no banks).
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// How many ranges the bookkeeping can hold.
+    pub fn capacity(&self) -> usize {
+        self.slots.len().min(NIL as usize)
+    }
+
+    /// Tell `observer` about every change from now on; returns its subscription number.
+    pub fn subscribe(&mut self, observer: &'a dyn MapObserver) -> Result<usize> {
+        let i = self
+            .observers
+            .iter()
+            .position(Option::is_none)
+            .ok_or(Error::MapFull {
+                what: "observer",
+                capacity: MAX_OBSERVERS as u32,
+            })?;
+        self.observers[i] = Some(observer);
+        Ok(i)
+    }
+
+    /// End subscription `id`; returns whether it existed.
+    pub fn unsubscribe(&mut self, id: usize) -> bool {
+        self.observers.get_mut(id).and_then(Option::take).is_some()
+    }
+
+    /// The banks, in the order they were added.
+    pub fn banks(&self) -> impl Iterator<Item = &Bank> + '_ {
+        self.banks.iter().flatten()
+    }
+
+    /// Add a bank of `size` bytes at `start`: it becomes one free range. Returns its index.
+    pub fn add_bank(&mut self, start: u64, size: u64, kind: BankKind, name: &str) -> Result<u8> {
+        if size == 0 {
+            return Err(bad("a bank cannot be empty", size));
+        }
+        let end = start
+            .checked_add(size)
+            .ok_or(bad("bank passes the end of the address space", start))?;
+        if let Some(b) = self.banks().find(|b| b.start < end && start < b.end) {
+            return Err(bad("bank overlaps an existing bank at", b.start));
+        }
+        let index = self
+            .banks
+            .iter()
+            .position(Option::is_none)
+            .ok_or(Error::MapFull {
+                what: "bank",
+                capacity: MAX_BANKS as u32,
+            })?;
+        let n = self.take_slot()?;
+        self.banks[index] = Some(Bank {
+            start,
+            end,
+            kind,
+            name: Name::from(name),
+        });
+        self.set(
+            n,
+            start,
+            end,
+            RangeType::Free,
+            RangeFlags::NONE,
+            index as u8,
+        );
+        self.insert(n);
+        self.changed(ChangeKind::BankAdded, self.slots[n as usize].entry());
+        Ok(index as u8)
+    }
+
+    /// Reserve what `req` asks for; returns the reservation (after rounding and any merge).
+    pub fn allocate(&mut self, req: &Request) -> Result<MapEntry> {
+        let fit = self.fit(req)?;
+        let start = match req.place {
+            Place::At(addr) => {
+                if addr % fit.align != 0 {
+                    return Err(bad("address is not aligned as required", addr));
+                }
+                Some(addr)
+            }
+            Place::BottomUp => self.lowest(self.root, &fit),
+            Place::TopDown => self.highest(self.root, &fit),
+        }
+        .ok_or(Error::MapNoSpace {
+            ty: req.ty,
+            size: fit.size,
+            align: fit.align,
+            min: req.min,
+            max: req.max,
+        })?;
+        self.place(start, fit.size, req)
+    }
+
+    /// Reserve the largest block `req` allows (at least `req.size` bytes), for a load of
+    /// unknown size; [`shrink`](Self::shrink) it once the real size is known. Bottom-up
+    /// prefers the lowest of equally large blocks, top-down the highest.
+    pub fn allocate_max(&mut self, req: &Request) -> Result<MapEntry> {
+        let mut fit = self.fit(&Request {
+            size: req.size.max(1),
+            ..*req
+        })?;
+        fit.size = req.size.max(1);
+        let mut best = None;
+        self.largest(self.root, &fit, req.place == Place::TopDown, &mut best);
+        let (start, size) = best.ok_or(Error::MapNoSpace {
+            ty: req.ty,
+            size: fit.size,
+            align: fit.align,
+            min: req.min,
+            max: req.max,
+        })?;
+        self.place(start, size, req)
+    }
+
+    /// Shrink the reservation starting at `start` to `size` bytes (rounded to its granule);
+    /// the tail becomes free.
+    pub fn shrink(&mut self, start: u64, size: u64) -> Result<MapEntry> {
+        let n = self.reserved_at(start)?;
+        let s = self.slots[n as usize];
+        let (size, align) = self.granules[s.ty as usize].round(size);
+        if size == 0 {
+            return Err(bad("cannot shrink to nothing; free the reservation", start));
+        }
+        if start % align != 0 {
+            return Err(bad("start is not aligned to the shrunk size", start));
+        }
+        if size > s.end - start {
+            return Err(bad("shrink cannot grow a reservation to", size));
+        }
+        let new_end = start + size;
+        if new_end == s.end {
+            return Ok(s.entry());
+        }
+        let next = self.free_neighbour_at(s.end, s.bank);
+        let tail = match next {
+            Some(m) => {
+                let end = self.slots[m as usize].end;
+                self.remove(s.end);
+                (m, end)
+            }
+            None => (self.take_slot()?, s.end),
+        };
+        self.slots[n as usize].end = new_end;
+        self.fix(self.root, start);
+        self.set(
+            tail.0,
+            new_end,
+            tail.1,
+            RangeType::Free,
+            RangeFlags::NONE,
+            s.bank,
+        );
+        self.insert(tail.0);
+        let entry = self.slots[n as usize].entry();
+        self.changed(ChangeKind::Shrunk { old_end: s.end }, entry);
+        Ok(entry)
+    }
+
+    /// Free the reservation starting at `start`; it coalesces with free neighbours.
+    pub fn free(&mut self, start: u64) -> Result<MapEntry> {
+        let n = self.reserved_at(start)?;
+        let old = self.slots[n as usize].entry();
+        let prev = match start.checked_sub(1) {
+            Some(p) => self
+                .containing(p)
+                .filter(|&m| self.slots[m as usize].ty == RangeType::Free)
+                .filter(|&m| self.slots[m as usize].bank == old.bank),
+            None => None,
+        };
+        let mut end = old.end;
+        if let Some(m) = self.free_neighbour_at(old.end, old.bank) {
+            end = self.slots[m as usize].end;
+            self.remove(old.end);
+            self.release(m);
+        }
+        self.remove(start);
+        match prev {
+            Some(p) => {
+                self.release(n);
+                self.slots[p as usize].end = end;
+                let key = self.slots[p as usize].start;
+                self.fix(self.root, key);
+            }
+            None => {
+                self.set(n, start, end, RangeType::Free, RangeFlags::NONE, old.bank);
+                self.insert(n);
+            }
+        }
+        self.changed(ChangeKind::Freed, old);
+        Ok(old)
+    }
+
+    /// The range holding `addr`, if `addr` is in a bank.
+    pub fn entry_at(&self, addr: u64) -> Option<MapEntry> {
+        self.containing(addr)
+            .map(|n| self.slots[n as usize].entry())
+    }
+
+    /// All ranges, free and reserved, in address order.
+    pub fn iter(&self) -> Entries<'_, 'a> {
+        Entries {
+            map: self,
+            pos: Some(0),
+        }
+    }
+
+    /// Free bytes in all banks.
+    pub fn free_bytes(&self) -> u64 {
+        self.iter()
+            .filter(|e| e.ty == RangeType::Free)
+            .map(|e| e.len())
+            .sum()
+    }
+
+    /// Length of the largest free range (O(1)).
+    pub fn largest_free(&self) -> u64 {
+        self.max_free(self.root)
+    }
+
+    // --- requests -------------------------------------------------------------------
+
+    fn fit(&self, req: &Request) -> Result<Fit> {
+        if req.ty == RangeType::Free {
+            return Err(bad("cannot reserve a range of type free", 0));
+        }
+        if !req.align.is_power_of_two() {
+            return Err(bad("alignment is not a power of two", req.align));
+        }
+        if req.size == 0 {
+            return Err(bad("cannot reserve zero bytes", 0));
+        }
+        if req.min > req.max {
+            return Err(bad("window is empty: min is above max", req.min));
+        }
+        let granule = self.granules[req.ty as usize];
+        let (size, galign) = granule.round(req.size);
+        Ok(Fit {
+            size,
+            align: req.align.max(galign),
+            lo: req.min,
+            hi: req.max.saturating_add(1),
+            granule,
+        })
+    }
+
+    /// Reserve `[start, start + size)` for `req`, over free space (or, with `req.merge`,
+    /// over reservations it may merge with).
+    fn place(&mut self, start: u64, size: u64, req: &Request) -> Result<MapEntry> {
+        let end = start.checked_add(size).ok_or(bad(
+            "reservation passes the end of the address space",
+            start,
+        ))?;
+        if start < req.min || end - 1 > req.max {
+            return Err(bad("reservation is outside the window at", start));
+        }
+        let outside = Error::MapOutsideBanks { start, end };
+        let first = self.containing(start).ok_or(outside.clone())?;
+        let bank = self.slots[first as usize].bank;
+        let new = MapEntry {
+            start,
+            end,
+            ty: req.ty,
+            flags: req.flags,
+            bank,
+            owner: req.owner,
+        };
+        // Pass 1: check every range overlapping [start, end); find the union to replace.
+        let (mut lo, mut hi, mut count) = (start, end, 0u32);
+        let mut m = first;
+        loop {
+            let s = self.slots[m as usize];
+            if s.ty != RangeType::Free {
+                let existing = s.entry();
+                let mergeable = req.merge
+                    && s.ty == req.ty
+                    && s.flags == req.flags
+                    && s.owner == req.owner
+                    && !s.flags.contains(RangeFlags::NO_OVERWRITE);
+                if !mergeable {
+                    return Err(Error::MapOverlap { new, existing });
+                }
+                lo = lo.min(s.start);
+                hi = hi.max(s.end);
+            }
+            count += 1;
+            if s.end >= end {
+                break;
+            }
+            m = self
+                .containing(s.end)
+                .filter(|&x| self.slots[x as usize].bank == bank)
+                .ok_or(outside.clone())?;
+        }
+        let left = self.slots[first as usize];
+        let right = self.slots[m as usize];
+        let left_rest = left.start < lo;
+        let right_rest = right.end > hi;
+        let needed = 1 + u32::from(left_rest) + u32::from(right_rest);
+        if needed > count + self.spare() {
+            return Err(Error::MapFull {
+                what: "range",
+                capacity: self.capacity() as u32,
+            });
+        }
+        // Pass 2: replace the ranges by [lo, hi) and the free rests at either side.
+        let mut at = left.start;
+        for _ in 0..count {
+            let n = self.remove(at);
+            at = self.slots[n as usize].end;
+            self.release(n);
+        }
+        if left_rest {
+            let n = self.take_slot()?;
+            self.set(n, left.start, lo, RangeType::Free, RangeFlags::NONE, bank);
+            self.insert(n);
+        }
+        if right_rest {
+            let n = self.take_slot()?;
+            self.set(n, hi, right.end, RangeType::Free, RangeFlags::NONE, bank);
+            self.insert(n);
+        }
+        let n = self.take_slot()?;
+        self.set(n, lo, hi, req.ty, req.flags, bank);
+        self.slots[n as usize].owner = req.owner;
+        self.insert(n);
+        let entry = self.slots[n as usize].entry();
+        self.changed(ChangeKind::Reserved, entry);
+        Ok(entry)
+    }
+
+    fn reserved_at(&self, start: u64) -> Result<u32> {
+        self.containing(start)
+            .filter(|&n| {
+                let s = &self.slots[n as usize];
+                s.start == start && s.ty != RangeType::Free
+            })
+            .ok_or(Error::MapNotReserved { addr: start })
+    }
+
+    fn free_neighbour_at(&self, addr: u64, bank: u8) -> Option<u32> {
+        self.containing(addr).filter(|&m| {
+            let s = &self.slots[m as usize];
+            s.start == addr && s.ty == RangeType::Free && s.bank == bank
+        })
+    }
+
+    fn changed(&mut self, kind: ChangeKind, entry: MapEntry) {
+        self.key += 1;
+        let change = Change {
+            key: self.key,
+            kind,
+            entry,
+        };
+        for o in self.observers.iter().flatten() {
+            o.changed(&change);
+        }
+    }
+
+    // --- searches -------------------------------------------------------------------
+
+    fn lowest(&self, t: u32, q: &Fit) -> Option<u64> {
+        if self.max_free(t) < q.size {
+            return None;
+        }
+        let n = &self.slots[t as usize];
+        if n.start >= q.hi {
+            return self.lowest(n.left, q);
+        }
+        if n.end <= q.lo {
+            return self.lowest(n.right, q);
+        }
+        self.lowest(n.left, q)
+            .or_else(|| {
+                (n.ty == RangeType::Free)
+                    .then(|| q.lowest_in(n.start, n.end))
+                    .flatten()
+            })
+            .or_else(|| self.lowest(n.right, q))
+    }
+
+    fn highest(&self, t: u32, q: &Fit) -> Option<u64> {
+        if self.max_free(t) < q.size {
+            return None;
+        }
+        let n = &self.slots[t as usize];
+        if n.start >= q.hi {
+            return self.highest(n.left, q);
+        }
+        if n.end <= q.lo {
+            return self.highest(n.right, q);
+        }
+        self.highest(n.right, q)
+            .or_else(|| {
+                (n.ty == RangeType::Free)
+                    .then(|| q.highest_in(n.start, n.end))
+                    .flatten()
+            })
+            .or_else(|| self.highest(n.left, q))
+    }
+
+    /// Branch and bound over subtrees whose largest free range could beat `best`.
+    fn largest(&self, t: u32, q: &Fit, top: bool, best: &mut Option<(u64, u64)>) {
+        let bound = best.map_or(q.size, |b| b.1 + 1);
+        if self.max_free(t) < bound.max(1) {
+            return;
+        }
+        let n = &self.slots[t as usize];
+        if n.start >= q.hi {
+            return self.largest(n.left, q, top, best);
+        }
+        if n.end <= q.lo {
+            return self.largest(n.right, q, top, best);
+        }
+        let (first, second) = if top {
+            (n.right, n.left)
+        } else {
+            (n.left, n.right)
+        };
+        self.largest(first, q, top, best);
+        if n.ty == RangeType::Free {
+            if let Some(c) = q.largest_in(n.start, n.end) {
+                if best.is_none_or(|b| c.1 > b.1) {
+                    *best = Some(c);
+                }
+            }
+        }
+        self.largest(second, q, top, best);
+    }
+
+    // --- the treap ------------------------------------------------------------------
+
+    fn max_free(&self, t: u32) -> u64 {
+        if t == NIL {
+            0
+        } else {
+            self.slots[t as usize].max_free
+        }
+    }
+
+    fn pull(&mut self, t: u32) {
+        let s = self.slots[t as usize];
+        let m = s
+            .free_len()
+            .max(self.max_free(s.left))
+            .max(self.max_free(s.right));
+        self.slots[t as usize].max_free = m;
+    }
+
+    fn spare(&self) -> u32 {
+        self.capacity() as u32 - self.used
+    }
+
+    fn take_slot(&mut self) -> Result<u32> {
+        let n = if self.released != NIL {
+            let n = self.released;
+            self.released = self.slots[n as usize].left;
+            n
+        } else if (self.bumped as usize) < self.capacity() {
+            self.bumped += 1;
+            self.bumped - 1
+        } else {
+            return Err(Error::MapFull {
+                what: "range",
+                capacity: self.capacity() as u32,
+            });
+        };
+        self.used += 1;
+        // xorshift32: priorities independent of the keys keep the treap balanced.
+        let mut x = self.seed;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.seed = x;
+        self.slots[n as usize].prio = x;
+        Ok(n)
+    }
+
+    fn release(&mut self, n: u32) {
+        self.slots[n as usize].left = self.released;
+        self.released = n;
+        self.used -= 1;
+    }
+
+    fn set(&mut self, n: u32, start: u64, end: u64, ty: RangeType, flags: RangeFlags, bank: u8) {
+        let s = &mut self.slots[n as usize];
+        s.start = start;
+        s.end = end;
+        s.ty = ty;
+        s.flags = flags;
+        s.bank = bank;
+        s.owner = Name::EMPTY;
+        s.left = NIL;
+        s.right = NIL;
+        s.max_free = s.free_len();
+    }
+
+    /// Node with the largest start ≤ `addr`, if it contains `addr`.
+    fn containing(&self, addr: u64) -> Option<u32> {
+        let (mut t, mut found) = (self.root, NIL);
+        while t != NIL {
+            let s = &self.slots[t as usize];
+            if s.start <= addr {
+                found = t;
+                t = s.right;
+            } else {
+                t = s.left;
+            }
+        }
+        (found != NIL && addr < self.slots[found as usize].end).then_some(found)
+    }
+
+    /// Node with the smallest start ≥ `addr`.
+    fn ceil(&self, addr: u64) -> Option<u32> {
+        let (mut t, mut found) = (self.root, NIL);
+        while t != NIL {
+            let s = &self.slots[t as usize];
+            if s.start >= addr {
+                found = t;
+                t = s.left;
+            } else {
+                t = s.right;
+            }
+        }
+        (found != NIL).then_some(found)
+    }
+
+    /// Split `t` into starts `< key` and starts `≥ key`.
+    fn split(&mut self, t: u32, key: u64) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        if self.slots[t as usize].start < key {
+            let (l, r) = self.split(self.slots[t as usize].right, key);
+            self.slots[t as usize].right = l;
+            self.pull(t);
+            (t, r)
+        } else {
+            let (l, r) = self.split(self.slots[t as usize].left, key);
+            self.slots[t as usize].left = r;
+            self.pull(t);
+            (l, t)
+        }
+    }
+
+    /// Join `a` and `b`, all of whose starts are below those of `b`.
+    fn join(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.slots[a as usize].prio > self.slots[b as usize].prio {
+            let r = self.join(self.slots[a as usize].right, b);
+            self.slots[a as usize].right = r;
+            self.pull(a);
+            a
+        } else {
+            let l = self.join(a, self.slots[b as usize].left);
+            self.slots[b as usize].left = l;
+            self.pull(b);
+            b
+        }
+    }
+
+    fn insert(&mut self, n: u32) {
+        let key = self.slots[n as usize].start;
+        let (l, r) = self.split(self.root, key);
+        let l = self.join(l, n);
+        self.root = self.join(l, r);
+    }
+
+    /// Unlink the node starting at `key` (which must exist) and return it.
+    fn remove(&mut self, key: u64) -> u32 {
+        let (l, r) = self.split(self.root, key);
+        let (m, r) = self.split(r, key + 1);
+        debug_assert!(m != NIL && self.slots[m as usize].left == NIL);
+        self.root = self.join(l, r);
+        m
+    }
+
+    /// Recompute the augmentation on the path to the node starting at `key`.
+    fn fix(&mut self, t: u32, key: u64) {
+        if t == NIL {
+            return;
+        }
+        let s = self.slots[t as usize];
+        if key < s.start {
+            self.fix(s.left, key);
+        } else if key > s.start {
+            self.fix(s.right, key);
+        }
+        self.pull(t);
+    }
+}
+
+impl fmt::Debug for MemoryMap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The ranges of a map in address order (each step is one O(log n) lookup).
+pub struct Entries<'m, 'a> {
+    map: &'m MemoryMap<'a>,
+    /// Where the next range starts at the earliest (`None` once past the address space).
+    pos: Option<u64>,
+}
+
+impl Iterator for Entries<'_, '_> {
+    type Item = MapEntry;
+    fn next(&mut self) -> Option<MapEntry> {
+        let n = self.map.ceil(self.pos?)?;
+        let e = self.map.slots[n as usize].entry();
+        self.pos = (e.end != u64::MAX).then_some(e.end);
+        Some(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::cell::Cell;
+
+    fn ranges(map: &MemoryMap<'_>) -> Vec<(u64, u64, RangeType)> {
+        map.iter().map(|e| (e.start, e.end, e.ty)).collect()
+    }
+
+    fn ram<'a>(slots: &'a mut [Slot]) -> MemoryMap<'a> {
+        let mut map = MemoryMap::new(slots);
+        map.add_bank(0x1000, 0x1000, BankKind::Ram, "sram").unwrap();
+        map
+    }
+
+    #[test]
+    fn bottom_up_top_down_and_coalescing() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        let a = map.allocate(&Request::new(RangeType::Text, 0x100)).unwrap();
+        let b = map
+            .allocate(&Request::new(RangeType::Data, 0x10).top_down().align(0x40))
+            .unwrap();
+        assert_eq!((a.start, a.end), (0x1000, 0x1100));
+        assert_eq!((b.start, b.end), (0x1fc0, 0x1fd0));
+        assert_eq!(map.len(), 4);
+        map.free(a.start).unwrap();
+        map.free(b.start).unwrap();
+        assert_eq!(ranges(&map), [(0x1000, 0x2000, RangeType::Free)]);
+        assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn window_limits_the_search() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        let r = Request::new(RangeType::File, 0x100).window(0x1800, 0x18ff);
+        assert_eq!(map.allocate(&r).unwrap().start, 0x1800);
+        // The window is full now, whichever direction.
+        assert!(matches!(
+            map.allocate(&r.top_down()),
+            Err(Error::MapNoSpace { size: 0x100, .. })
+        ));
+        let top = map
+            .allocate(
+                &Request::new(RangeType::File, 0x80)
+                    .top_down()
+                    .window(0, 0x17ff),
+            )
+            .unwrap();
+        assert_eq!((top.start, top.end), (0x1780, 0x1800));
+        let low = map
+            .allocate(&Request::new(RangeType::File, 0x80).window(0x1900, u64::MAX))
+            .unwrap();
+        assert_eq!(low.start, 0x1900);
+    }
+
+    #[test]
+    fn granules_round_per_type() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots).with_granules(Granules::MPU_POW2);
+        map.set_granule(RangeType::Metadata, Granule::Mpu32);
+        let t = map.allocate(&Request::new(RangeType::Text, 100)).unwrap();
+        assert_eq!((t.start % 128, t.len()), (0, 128));
+        let m = map
+            .allocate(&Request::new(RangeType::Metadata, 33))
+            .unwrap();
+        assert_eq!((m.start % 32, m.len()), (0, 64));
+        let f = map.allocate(&Request::new(RangeType::File, 3)).unwrap();
+        assert_eq!(f.len(), 3);
+    }
+
+    #[test]
+    fn no_overwrite_overlap_names_both_ranges() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        let fw = Request::new(RangeType::Firmware, 0x200)
+            .at(0x1000)
+            .flags(RangeFlags::NO_OVERWRITE)
+            .owner("kernel");
+        map.allocate(&fw).unwrap();
+        let err = map
+            .allocate(
+                &Request::new(RangeType::File, 0x10)
+                    .at(0x11f0)
+                    .owner("blob")
+                    .merge(),
+            )
+            .unwrap_err();
+        let Error::MapOverlap { new, existing } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (new.start, new.end, new.owner),
+            (0x11f0, 0x1200, "blob".into())
+        );
+        assert_eq!((existing.start, existing.end), (0x1000, 0x1200));
+        assert_eq!(existing.owner, Name::from("kernel"));
+        let text = alloc::format!("{}", Error::MapOverlap { new, existing });
+        assert!(
+            text.contains("`blob`") && text.contains("`kernel`"),
+            "{text}"
+        );
+        assert!(text.contains("no-overwrite"), "{text}");
+        // Even merging the same request does not pass a no-overwrite range.
+        assert!(matches!(
+            map.allocate(&fw.merge()),
+            Err(Error::MapOverlap { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_overlaps_merge_only_when_asked() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        let r = Request::new(RangeType::Device, 0x100).owner("uart");
+        map.allocate(&r.at(0x1100)).unwrap();
+        map.allocate(&r.at(0x1300)).unwrap();
+        assert!(matches!(
+            map.allocate(&r.at(0x1180).align(0x80)),
+            Err(Error::MapOverlap { .. })
+        ));
+        // Another owner or type does not merge.
+        assert!(matches!(
+            map.allocate(&r.at(0x1180).owner("spi").merge()),
+            Err(Error::MapOverlap { .. })
+        ));
+        let m = map
+            .allocate(
+                &Request::new(RangeType::Device, 0x200)
+                    .at(0x1180)
+                    .owner("uart")
+                    .merge(),
+            )
+            .unwrap();
+        assert_eq!((m.start, m.end), (0x1100, 0x1400));
+        assert_eq!(
+            ranges(&map),
+            [
+                (0x1000, 0x1100, RangeType::Free),
+                (0x1100, 0x1400, RangeType::Device),
+                (0x1400, 0x2000, RangeType::Free)
+            ]
+        );
+        map.free(0x1100).unwrap();
+        assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn unknown_size_load_shrinks() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots).with_granules(Granules::MPU32);
+        map.allocate(&Request::new(RangeType::Firmware, 0x300).at(0x1400))
+            .unwrap();
+        let big = map
+            .allocate_max(&Request::new(RangeType::Text, 1).owner("ext"))
+            .unwrap();
+        assert_eq!((big.start, big.end), (0x1700, 0x2000));
+        let top = map
+            .allocate_max(&Request::new(RangeType::Data, 1).top_down())
+            .unwrap();
+        assert_eq!((top.start, top.end), (0x1000, 0x1400));
+        let small = map.shrink(big.start, 0x45).unwrap();
+        assert_eq!((small.start, small.end), (0x1700, 0x1760));
+        assert_eq!(
+            map.entry_at(0x1760).map(|e| (e.start, e.end, e.ty)),
+            Some((0x1760, 0x2000, RangeType::Free))
+        );
+        assert!(matches!(
+            map.shrink(big.start, 0x1000),
+            Err(Error::MapBadRequest { .. })
+        ));
+        assert!(matches!(
+            map.shrink(big.start, 0),
+            Err(Error::MapBadRequest { .. })
+        ));
+        // Shrinking next to a reservation takes a new slot for the tail.
+        let shrunk = map.shrink(top.start, 0x20).unwrap();
+        assert_eq!(shrunk.end, 0x1020);
+        assert_eq!(map.entry_at(0x1020).unwrap().end, 0x1400);
+    }
+
+    #[test]
+    fn allocate_max_with_power_of_two_regions() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots).with_granules(Granules::MPU_POW2);
+        map.allocate(&Request::new(RangeType::Firmware, 0x20).at(0x1000))
+            .unwrap();
+        let e = map.allocate_max(&Request::new(RangeType::Text, 1)).unwrap();
+        assert_eq!((e.start, e.len()), (0x1800, 0x800));
+    }
+
+    #[test]
+    fn freeing_errors() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        let a = map.allocate(&Request::new(RangeType::Bss, 8)).unwrap();
+        assert_eq!(
+            map.free(0x1004),
+            Err(Error::MapNotReserved { addr: 0x1004 })
+        );
+        assert_eq!(
+            map.free(0x1008),
+            Err(Error::MapNotReserved { addr: 0x1008 })
+        );
+        assert_eq!(
+            map.free(0x9999),
+            Err(Error::MapNotReserved { addr: 0x9999 })
+        );
+        map.free(a.start).unwrap();
+        assert_eq!(
+            map.free(a.start),
+            Err(Error::MapNotReserved { addr: a.start })
+        );
+        assert_eq!(
+            map.shrink(a.start, 1),
+            Err(Error::MapNotReserved { addr: a.start })
+        );
+    }
+
+    #[test]
+    fn bad_requests() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        let bad = |r: Result<MapEntry>| matches!(r, Err(Error::MapBadRequest { .. }));
+        assert!(bad(map.allocate(&Request::new(RangeType::Free, 1))));
+        assert!(bad(map.allocate(&Request::new(RangeType::Text, 0))));
+        assert!(bad(map.allocate(&Request::new(RangeType::Text, 1).align(3))));
+        assert!(bad(
+            map.allocate(&Request::new(RangeType::Text, 1).window(5, 4))
+        ));
+        assert!(bad(map.allocate(
+            &Request::new(RangeType::Text, 1).at(0x1001).align(2)
+        )));
+        assert!(bad(map.allocate(
+            &Request::new(RangeType::Text, 0x10)
+                .at(0x1000)
+                .window(0x1008, 0x2000)
+        )));
+        assert!(bad(
+            map.allocate(&Request::new(RangeType::Text, 2).at(u64::MAX))
+        ));
+        assert!(bad(map
+            .add_bank(0, 0, BankKind::Ram, "empty")
+            .map(|_| map.iter().next().unwrap())));
+        assert!(bad(map
+            .add_bank(u64::MAX, 2, BankKind::Ram, "wrap")
+            .map(|_| map.iter().next().unwrap())));
+        assert!(bad(map
+            .add_bank(0x1800, 0x1000, BankKind::Ram, "overlap")
+            .map(|_| map.iter().next().unwrap())));
+        assert_eq!(map.key(), 1);
+    }
+
+    #[test]
+    fn outside_banks_and_across_banks() {
+        let mut slots = [Slot::EMPTY; 16];
+        let mut map = ram(&mut slots);
+        map.add_bank(0x2000, 0x1000, BankKind::Flash, "flash")
+            .unwrap();
+        assert_eq!(
+            map.allocate(&Request::new(RangeType::File, 0x10).at(0x800)),
+            Err(Error::MapOutsideBanks {
+                start: 0x800,
+                end: 0x810
+            })
+        );
+        // Adjacent banks do not form one range.
+        assert_eq!(
+            map.allocate(&Request::new(RangeType::File, 0x10).at(0x1ff8)),
+            Err(Error::MapOutsideBanks {
+                start: 0x1ff8,
+                end: 0x2008
+            })
+        );
+        assert!(matches!(
+            map.allocate(&Request::new(RangeType::File, 0x1800)),
+            Err(Error::MapNoSpace { .. })
+        ));
+        let a = map
+            .allocate(&Request::new(RangeType::File, 0x10).at(0x1ff0))
+            .unwrap();
+        let b = map
+            .allocate(&Request::new(RangeType::File, 0x10).at(0x2000))
+            .unwrap();
+        map.free(a.start).unwrap();
+        map.free(b.start).unwrap();
+        assert_eq!(
+            ranges(&map),
+            [
+                (0x1000, 0x2000, RangeType::Free),
+                (0x2000, 0x3000, RangeType::Free)
+            ]
+        );
+        assert_eq!(map.banks().count(), 2);
+    }
+
+    #[test]
+    fn running_out_of_slots_is_an_error_and_changes_nothing() {
+        let mut slots = [Slot::EMPTY; 3];
+        let mut map = ram(&mut slots);
+        map.allocate(&Request::new(RangeType::Text, 0x10).at(0x1100))
+            .unwrap();
+        let before = ranges(&map);
+        let key = map.key();
+        assert_eq!(
+            map.allocate(&Request::new(RangeType::Text, 0x10).at(0x1200)),
+            Err(Error::MapFull {
+                what: "range",
+                capacity: 3
+            })
+        );
+        // At the edge of a free range, one more slot is still needed.
+        map.allocate(&Request::new(RangeType::Text, 0x10).at(0x1000))
+            .unwrap_err();
+        assert_eq!((ranges(&map), map.key()), (before, key));
+        assert!(matches!(
+            map.add_bank(0x4000, 1, BankKind::Ram, "more"),
+            Err(Error::MapFull { .. })
+        ));
+        let mut banks = [Slot::EMPTY; 16];
+        let mut many = MemoryMap::new(&mut banks);
+        for i in 0..MAX_BANKS as u64 {
+            many.add_bank(i * 16, 16, BankKind::Ram, "b").unwrap();
+        }
+        assert_eq!(
+            many.add_bank(0x1000, 16, BankKind::Ram, "b"),
+            Err(Error::MapFull {
+                what: "bank",
+                capacity: MAX_BANKS as u32
+            })
+        );
+    }
+
+    #[test]
+    fn observers_see_every_change_and_the_key_moves() {
+        let seen = Cell::new(0u64);
+        let last = Cell::new(None);
+        let count = |_: &Change| seen.set(seen.get() + 1);
+        let record = |c: &Change| last.set(Some(*c));
+        let mut slots = vec![Slot::EMPTY; 8];
+        let mut map = MemoryMap::new(&mut slots);
+        assert_eq!(map.subscribe(&count), Ok(0));
+        assert_eq!(map.subscribe(&record), Ok(1));
+        map.add_bank(0, 0x100, BankKind::Ram, "r").unwrap();
+        let a = map
+            .allocate(&Request::new(RangeType::Data, 0x20).owner("x"))
+            .unwrap();
+        map.shrink(a.start, 0x10).unwrap();
+        assert_eq!(
+            last.get().map(|c| (c.key, c.kind)),
+            Some((3, ChangeKind::Shrunk { old_end: 0x20 }))
+        );
+        assert!(map.unsubscribe(1));
+        assert!(!map.unsubscribe(1));
+        map.free(a.start).unwrap();
+        assert_eq!((seen.get(), map.key()), (4, 4));
+        assert_eq!(last.get().unwrap().key, 3);
+        for _ in 0..MAX_OBSERVERS - 1 {
+            map.subscribe(&count).unwrap();
+        }
+        assert!(matches!(map.subscribe(&count), Err(Error::MapFull { .. })));
+    }
+
+    #[test]
+    fn map_errors_keep_error_small() {
+        assert!(core::mem::size_of::<Error>() <= 112);
+        assert!(core::mem::size_of::<MapEntry>() <= 48);
+    }
+}
