@@ -809,6 +809,10 @@ impl<'a> MemoryMap<'a> {
         }
         let left = self.slots[first as usize];
         let right = self.slots[m as usize];
+        if count == 1 && left.ty != RangeType::Free {
+            // Merged into the reservation that already covers it: nothing changes.
+            return Ok(left.entry());
+        }
         let left_rest = left.start < lo;
         let right_rest = right.end > hi;
         let needed = 1 + u32::from(left_rest) + u32::from(right_rest);
@@ -1279,6 +1283,10 @@ mod tests {
                 (0x1400, 0x2000, RangeType::Free)
             ]
         );
+        // Merging a range already covered changes nothing, not even the key.
+        let key = map.key();
+        assert_eq!(map.allocate(&r.at(0x1200).merge()), Ok(m));
+        assert_eq!(map.key(), key);
         map.free(0x1100).unwrap();
         assert_eq!(map.len(), 1);
     }
