@@ -4,11 +4,14 @@
 //! bare-metal backend: a caller-provided arena managed by the TLSF allocator of the `rlsf`
 //! crate, with a protection granule per region kind. `HostMemory` (feature `std`, Linux)
 //! adds page protection so that extensions can run natively with W^X. [`MemoryMap`] knows
-//! every byte of the banks it is given, as typed reservations and free ranges.
+//! every byte of the banks it is given, as typed reservations and free ranges, and
+//! [`MapMemory`] allocates extensions from it.
 
 pub mod map;
+mod mapped;
 mod target;
 pub use map::MemoryMap;
+pub use mapped::MapMemory;
 pub use target::TargetMemory;
 
 #[cfg(all(feature = "std", unix))]
@@ -84,6 +87,9 @@ pub trait Memory {
             ptr: NonNull::new(addr as usize as *mut u8).unwrap_or(NonNull::dangling()),
         }
     }
+    /// The name of the extension the next blocks and metadata are for (a backend that
+    /// labels its allocations, like [`MapMemory`], records it; others ignore it).
+    fn owner(&mut self, _name: &str) {}
     /// Allocate a block laid out as `layout`.
     fn alloc_block(&mut self, layout: &BlockLayout) -> Result<Block>;
     /// Free a block returned by [`alloc_block`](Memory::alloc_block) with the same layout

@@ -287,6 +287,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 limit: 255,
             });
         }
+        self.mem.owner(name);
         let storage = loader.storage();
         let (rec, report) = match (storage, loader.in_place()) {
             (Storage::Persistent, Some(InPlace::Persistent(buf))) => {
