@@ -172,16 +172,14 @@ fn application_reservations_live_beside_extensions() {
     let mut mem = MapMemory::new(MemoryMap::new(&mut slots), &mut arena, "ext heap")
         .unwrap()
         .with_native(false);
-    // A received file of unknown size: reserve 16 KiB at the top, then shrink.
+    // A received file of unknown size: reserve all there is, then shrink.
     let file = mem
-        .reserve(
-            &Request::new(RangeType::File, 16 << 10)
-                .top_down()
-                .owner("upload"),
-        )
+        .reserve_max(&Request::new(RangeType::File, 1).top_down().owner("upload"))
         .unwrap();
+    assert_eq!(file.len(), 128 << 10);
     let file = mem.shrink(file.start, 1000).unwrap();
     assert_eq!(file.len(), 1000);
+    assert!(mem.reserve_max(&Request::new(RangeType::Data, 1)).is_err());
     // Extension types are the loader's.
     assert!(mem.reserve(&Request::new(RangeType::Text, 64)).is_err());
     let exports = exports(base);

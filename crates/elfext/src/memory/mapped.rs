@@ -88,6 +88,18 @@ impl<'a> MapMemory<'a> {
         self.map.allocate(req)
     }
 
+    /// Reserve the largest block `req` allows (at least `req.size` bytes), for a file of
+    /// unknown size; [`shrink`](Self::shrink) it once the size is known.
+    pub fn reserve_max(&mut self, req: &Request) -> Result<MapEntry> {
+        if is_loader_type(req.ty) {
+            return Err(Error::MapBadRequest {
+                problem: "extension regions and metadata are reserved by the loader",
+                value: req.ty as u64,
+            });
+        }
+        self.map.allocate_max(req)
+    }
+
     /// Shrink a reservation made with [`reserve`](Self::reserve) (a file whose size became
     /// known).
     pub fn shrink(&mut self, start: u64, size: u64) -> Result<MapEntry> {
