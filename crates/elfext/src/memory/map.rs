@@ -332,6 +332,9 @@ pub struct Slot {
     max_free: u64,
     left: u32,
     right: u32,
+    /// Parent in the treap (`NIL` at the root): lets updates walk up instead of recursing
+    /// down, and gives in-order neighbours and iteration without a search from the root.
+    parent: u32,
     prio: u32,
     ty: RangeType,
     flags: RangeFlags,
@@ -347,6 +350,7 @@ impl Slot {
         max_free: 0,
         left: NIL,
         right: NIL,
+        parent: NIL,
         prio: 0,
         ty: RangeType::Free,
         flags: RangeFlags::NONE,
@@ -443,6 +447,16 @@ impl Fit {
 
 fn align_up(x: u64, align: u64) -> Option<u64> {
     Some(x.checked_add(align - 1)? & !(align - 1))
+}
+
+fn no_space(req: &Request, fit: &Fit) -> Error {
+    Error::MapNoSpace {
+        ty: req.ty,
+        size: fit.size,
+        align: fit.align,
+        min: req.min,
+        max: req.max,
+    }
 }
 
 fn bad(problem: &'static str, value: u64) -> Error {
@@ -580,31 +594,26 @@ impl<'a> MemoryMap<'a> {
             index as u8,
         );
         self.insert(n);
-        self.changed(ChangeKind::BankAdded, self.slots[n as usize].entry());
+        let entry = self.slots[n as usize].entry();
+        self.changed(ChangeKind::BankAdded, &entry);
         Ok(index as u8)
     }
 
     /// Reserve what `req` asks for; returns the reservation (after rounding and any merge).
     pub fn allocate(&mut self, req: &Request) -> Result<MapEntry> {
         let fit = self.fit(req)?;
-        let start = match req.place {
+        let found = match req.place {
             Place::At(addr) => {
                 if addr % fit.align != 0 {
                     return Err(bad("address is not aligned as required", addr));
                 }
-                Some(addr)
+                Some((addr, NIL))
             }
             Place::BottomUp => self.lowest(self.root, &fit),
             Place::TopDown => self.highest(self.root, &fit),
-        }
-        .ok_or(Error::MapNoSpace {
-            ty: req.ty,
-            size: fit.size,
-            align: fit.align,
-            min: req.min,
-            max: req.max,
-        })?;
-        self.place(start, fit.size, req)
+        };
+        let (start, node) = found.ok_or_else(|| no_space(req, &fit))?;
+        self.place(start, fit.size, req, node)
     }
 
     /// Reserve the largest block `req` allows (at least `req.size` bytes), for a load of
@@ -618,57 +627,48 @@ impl<'a> MemoryMap<'a> {
         fit.size = req.size.max(1);
         let mut best = None;
         self.largest(self.root, &fit, req.place == Place::TopDown, &mut best);
-        let (start, size) = best.ok_or(Error::MapNoSpace {
-            ty: req.ty,
-            size: fit.size,
-            align: fit.align,
-            min: req.min,
-            max: req.max,
-        })?;
-        self.place(start, size, req)
+        let (start, size) = best.ok_or_else(|| no_space(req, &fit))?;
+        self.place(start, size, req, NIL)
     }
 
     /// Shrink the reservation starting at `start` to `size` bytes (rounded to its granule);
     /// the tail becomes free.
     pub fn shrink(&mut self, start: u64, size: u64) -> Result<MapEntry> {
         let n = self.reserved_at(start)?;
-        let s = self.slots[n as usize];
-        let (size, align) = self.granules[s.ty as usize].round(size);
+        let (ty, old_end, bank) = {
+            let s = &self.slots[n as usize];
+            (s.ty, s.end, s.bank)
+        };
+        let (size, align) = self.granules[ty as usize].round(size);
         if size == 0 {
             return Err(bad("cannot shrink to nothing; free the reservation", start));
         }
         if start % align != 0 {
             return Err(bad("start is not aligned to the shrunk size", start));
         }
-        if size > s.end - start {
+        if size > old_end - start {
             return Err(bad("shrink cannot grow a reservation to", size));
         }
         let new_end = start + size;
-        if new_end == s.end {
-            return Ok(s.entry());
+        if new_end == old_end {
+            return Ok(self.slots[n as usize].entry());
         }
-        let next = self.free_neighbour_at(s.end, s.bank);
-        let tail = match next {
+        match self.free_after(n) {
             Some(m) => {
-                let end = self.slots[m as usize].end;
-                self.remove(s.end);
-                (m, end)
+                // The free neighbour grows down over the tail: no node moves.
+                self.slots[n as usize].end = new_end;
+                self.slots[m as usize].start = new_end;
+                self.fix_up(m);
             }
-            None => (self.take_slot()?, s.end),
-        };
-        self.slots[n as usize].end = new_end;
-        self.fix(self.root, start);
-        self.set(
-            tail.0,
-            new_end,
-            tail.1,
-            RangeType::Free,
-            RangeFlags::NONE,
-            s.bank,
-        );
-        self.insert(tail.0);
+            None => {
+                let m = self.take_slot()?;
+                self.slots[n as usize].end = new_end;
+                self.set(m, new_end, old_end, RangeType::Free, RangeFlags::NONE, bank);
+                self.insert_after(m, n);
+            }
+        }
         let entry = self.slots[n as usize].entry();
-        self.changed(ChangeKind::Shrunk { old_end: s.end }, entry);
+        self.changed(ChangeKind::Shrunk { old_end }, &entry);
         Ok(entry)
     }
 
@@ -676,33 +676,35 @@ impl<'a> MemoryMap<'a> {
     pub fn free(&mut self, start: u64) -> Result<MapEntry> {
         let n = self.reserved_at(start)?;
         let old = self.slots[n as usize].entry();
-        let prev = match start.checked_sub(1) {
-            Some(p) => self
-                .containing(p)
-                .filter(|&m| self.slots[m as usize].ty == RangeType::Free)
-                .filter(|&m| self.slots[m as usize].bank == old.bank),
-            None => None,
-        };
+        let prev = self.pred(n);
+        let prev = (prev != NIL && {
+            let p = &self.slots[prev as usize];
+            p.ty == RangeType::Free && p.bank == old.bank && p.end == start
+        })
+        .then_some(prev);
         let mut end = old.end;
-        if let Some(m) = self.free_neighbour_at(old.end, old.bank) {
+        if let Some(m) = self.free_after(n) {
             end = self.slots[m as usize].end;
-            self.remove(old.end);
+            self.delete(m);
             self.release(m);
         }
-        self.remove(start);
         match prev {
             Some(p) => {
+                self.delete(n);
                 self.release(n);
                 self.slots[p as usize].end = end;
-                let key = self.slots[p as usize].start;
-                self.fix(self.root, key);
+                self.fix_up(p);
             }
             None => {
-                self.set(n, start, end, RangeType::Free, RangeFlags::NONE, old.bank);
-                self.insert(n);
+                let s = &mut self.slots[n as usize];
+                s.end = end;
+                s.ty = RangeType::Free;
+                s.flags = RangeFlags::NONE;
+                s.owner = Name::EMPTY;
+                self.fix_up(n);
             }
         }
-        self.changed(ChangeKind::Freed, old);
+        self.changed(ChangeKind::Freed, &old);
         Ok(old)
     }
 
@@ -716,7 +718,7 @@ impl<'a> MemoryMap<'a> {
     pub fn iter(&self) -> Entries<'_, 'a> {
         Entries {
             map: self,
-            pos: Some(0),
+            next: self.leftmost(self.root),
         }
     }
 
@@ -760,40 +762,96 @@ impl<'a> MemoryMap<'a> {
     }
 
     /// Reserve `[start, start + size)` for `req`, over free space (or, with `req.merge`,
-    /// over reservations it may merge with).
-    fn place(&mut self, start: u64, size: u64, req: &Request) -> Result<MapEntry> {
-        let end = start.checked_add(size).ok_or(bad(
-            "reservation passes the end of the address space",
-            start,
-        ))?;
+    /// over reservations it may merge with). `node` is the range holding `start` if the
+    /// caller knows it, else `NIL`.
+    fn place(&mut self, start: u64, size: u64, req: &Request, node: u32) -> Result<MapEntry> {
+        let end = start
+            .checked_add(size)
+            .ok_or_else(|| bad("reservation passes the end of the address space", start))?;
         if start < req.min || end - 1 > req.max {
             return Err(bad("reservation is outside the window at", start));
         }
-        let outside = Error::MapOutsideBanks { start, end };
-        let first = self.containing(start).ok_or(outside.clone())?;
-        let bank = self.slots[first as usize].bank;
-        let new = MapEntry {
-            start,
-            end,
-            ty: req.ty,
-            flags: req.flags,
-            bank,
-            owner: req.owner,
+        let first = match node {
+            NIL => self
+                .containing(start)
+                .ok_or(Error::MapOutsideBanks { start, end })?,
+            n => n,
         };
+        let f = &self.slots[first as usize];
+        if f.ty == RangeType::Free && end <= f.end {
+            self.carve(first, start, end, req)
+        } else {
+            self.place_over(first, start, end, req)
+        }
+    }
+
+    /// Reserve `[start, end)` inside the free range `f`: `f` keeps the part below (or
+    /// becomes the reservation), new nodes go right after it.
+    fn carve(&mut self, f: u32, start: u64, end: u64, req: &Request) -> Result<MapEntry> {
+        let (fstart, fend, bank) = {
+            let s = &self.slots[f as usize];
+            (s.start, s.end, s.bank)
+        };
+        let needed = u32::from(fstart < start) + u32::from(end < fend);
+        if needed > self.spare() {
+            return Err(self.full());
+        }
+        let n = if fstart < start {
+            self.slots[f as usize].end = start;
+            self.fix_up(f);
+            let n = self.take_slot()?;
+            self.set(n, start, end, req.ty, req.flags, bank);
+            self.slots[n as usize].owner = req.owner;
+            self.insert_after(n, f);
+            n
+        } else {
+            let s = &mut self.slots[f as usize];
+            s.end = end;
+            s.ty = req.ty;
+            s.flags = req.flags;
+            s.owner = req.owner;
+            self.fix_up(f);
+            f
+        };
+        if end < fend {
+            let m = self.take_slot()?;
+            self.set(m, end, fend, RangeType::Free, RangeFlags::NONE, bank);
+            self.insert_after(m, n);
+        }
+        let entry = self.slots[n as usize].entry();
+        self.changed(ChangeKind::Reserved, &entry);
+        Ok(entry)
+    }
+
+    /// Reserve `[start, end)` starting in range `first`, over several ranges or a
+    /// reservation (merging where `req` allows).
+    fn place_over(&mut self, first: u32, start: u64, end: u64, req: &Request) -> Result<MapEntry> {
+        let outside = || Error::MapOutsideBanks { start, end };
+        let bank = self.slots[first as usize].bank;
         // Pass 1: check every range overlapping [start, end); find the union to replace.
         let (mut lo, mut hi, mut count) = (start, end, 0u32);
         let mut m = first;
         loop {
-            let s = self.slots[m as usize];
+            let s = &self.slots[m as usize];
             if s.ty != RangeType::Free {
-                let existing = s.entry();
                 let mergeable = req.merge
                     && s.ty == req.ty
                     && s.flags == req.flags
                     && s.owner == req.owner
                     && !s.flags.contains(RangeFlags::NO_OVERWRITE);
                 if !mergeable {
-                    return Err(Error::MapOverlap { new, existing });
+                    let new = MapEntry {
+                        start,
+                        end,
+                        ty: req.ty,
+                        flags: req.flags,
+                        bank,
+                        owner: req.owner,
+                    };
+                    return Err(Error::MapOverlap {
+                        new,
+                        existing: s.entry(),
+                    });
                 }
                 lo = lo.min(s.start);
                 hi = hi.max(s.end);
@@ -802,41 +860,44 @@ impl<'a> MemoryMap<'a> {
             if s.end >= end {
                 break;
             }
-            m = self
-                .containing(s.end)
-                .filter(|&x| self.slots[x as usize].bank == bank)
-                .ok_or(outside.clone())?;
+            let at = s.end;
+            m = self.succ(m);
+            if m == NIL || self.slots[m as usize].start != at || self.slots[m as usize].bank != bank
+            {
+                return Err(outside());
+            }
         }
-        let left = self.slots[first as usize];
-        let right = self.slots[m as usize];
-        if count == 1 && left.ty != RangeType::Free {
+        let (left_start, left_ty) = {
+            let s = &self.slots[first as usize];
+            (s.start, s.ty)
+        };
+        let right_end = self.slots[m as usize].end;
+        if count == 1 && left_ty != RangeType::Free {
             // Merged into the reservation that already covers it: nothing changes.
-            return Ok(left.entry());
+            return Ok(self.slots[first as usize].entry());
         }
-        let left_rest = left.start < lo;
-        let right_rest = right.end > hi;
+        let left_rest = left_start < lo;
+        let right_rest = right_end > hi;
         let needed = 1 + u32::from(left_rest) + u32::from(right_rest);
         if needed > count + self.spare() {
-            return Err(Error::MapFull {
-                what: "range",
-                capacity: self.capacity() as u32,
-            });
+            return Err(self.full());
         }
         // Pass 2: replace the ranges by [lo, hi) and the free rests at either side.
-        let mut at = left.start;
+        let mut at = first;
         for _ in 0..count {
-            let n = self.remove(at);
-            at = self.slots[n as usize].end;
-            self.release(n);
+            let next = self.succ(at);
+            self.delete(at);
+            self.release(at);
+            at = next;
         }
         if left_rest {
             let n = self.take_slot()?;
-            self.set(n, left.start, lo, RangeType::Free, RangeFlags::NONE, bank);
+            self.set(n, left_start, lo, RangeType::Free, RangeFlags::NONE, bank);
             self.insert(n);
         }
         if right_rest {
             let n = self.take_slot()?;
-            self.set(n, hi, right.end, RangeType::Free, RangeFlags::NONE, bank);
+            self.set(n, hi, right_end, RangeType::Free, RangeFlags::NONE, bank);
             self.insert(n);
         }
         let n = self.take_slot()?;
@@ -844,8 +905,15 @@ impl<'a> MemoryMap<'a> {
         self.slots[n as usize].owner = req.owner;
         self.insert(n);
         let entry = self.slots[n as usize].entry();
-        self.changed(ChangeKind::Reserved, entry);
+        self.changed(ChangeKind::Reserved, &entry);
         Ok(entry)
+    }
+
+    fn full(&self) -> Error {
+        Error::MapFull {
+            what: "range",
+            capacity: self.capacity() as u32,
+        }
     }
 
     fn reserved_at(&self, start: u64) -> Result<u32> {
@@ -857,19 +925,25 @@ impl<'a> MemoryMap<'a> {
             .ok_or(Error::MapNotReserved { addr: start })
     }
 
-    fn free_neighbour_at(&self, addr: u64, bank: u8) -> Option<u32> {
-        self.containing(addr).filter(|&m| {
-            let s = &self.slots[m as usize];
-            s.start == addr && s.ty == RangeType::Free && s.bank == bank
-        })
+    /// The free range right after `n` in the same bank, if any.
+    fn free_after(&self, n: u32) -> Option<u32> {
+        let m = self.succ(n);
+        if m == NIL {
+            return None;
+        }
+        let (s, t) = (&self.slots[n as usize], &self.slots[m as usize]);
+        (t.start == s.end && t.ty == RangeType::Free && t.bank == s.bank).then_some(m)
     }
 
-    fn changed(&mut self, kind: ChangeKind, entry: MapEntry) {
+    fn changed(&mut self, kind: ChangeKind, entry: &MapEntry) {
         self.key += 1;
+        if self.observers.iter().all(Option::is_none) {
+            return;
+        }
         let change = Change {
             key: self.key,
             kind,
-            entry,
+            entry: *entry,
         };
         for o in self.observers.iter().flatten() {
             o.changed(&change);
@@ -878,7 +952,8 @@ impl<'a> MemoryMap<'a> {
 
     // --- searches -------------------------------------------------------------------
 
-    fn lowest(&self, t: u32, q: &Fit) -> Option<u64> {
+    /// The lowest fitting address and the free range holding it.
+    fn lowest(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
         if self.max_free(t) < q.size {
             return None;
         }
@@ -894,11 +969,13 @@ impl<'a> MemoryMap<'a> {
                 (n.ty == RangeType::Free)
                     .then(|| q.lowest_in(n.start, n.end))
                     .flatten()
+                    .map(|a| (a, t))
             })
             .or_else(|| self.lowest(n.right, q))
     }
 
-    fn highest(&self, t: u32, q: &Fit) -> Option<u64> {
+    /// The highest fitting address and the free range holding it.
+    fn highest(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
         if self.max_free(t) < q.size {
             return None;
         }
@@ -914,6 +991,7 @@ impl<'a> MemoryMap<'a> {
                 (n.ty == RangeType::Free)
                     .then(|| q.highest_in(n.start, n.end))
                     .flatten()
+                    .map(|a| (a, t))
             })
             .or_else(|| self.highest(n.left, q))
     }
@@ -948,6 +1026,11 @@ impl<'a> MemoryMap<'a> {
     }
 
     // --- the treap ------------------------------------------------------------------
+    //
+    // A max-heap on `prio`, a search tree on `start`, with parent links. Updates are
+    // iterative: a new node is attached as a leaf next to a known neighbour and rotated up,
+    // a node is removed by rotating it down to at most one child; the augmentation is then
+    // recomputed upwards from the change, stopping where it no longer changes.
 
     fn max_free(&self, t: u32) -> u64 {
         if t == NIL {
@@ -958,12 +1041,26 @@ impl<'a> MemoryMap<'a> {
     }
 
     fn pull(&mut self, t: u32) {
-        let s = self.slots[t as usize];
+        let s = &self.slots[t as usize];
         let m = s
             .free_len()
             .max(self.max_free(s.left))
             .max(self.max_free(s.right));
         self.slots[t as usize].max_free = m;
+    }
+
+    /// Recompute the augmentation from `t` up to the root after a change at or below `t`.
+    /// A node whose value does not change leaves its ancestors' values right too.
+    fn fix_up(&mut self, mut t: u32) {
+        while t != NIL {
+            let old = self.slots[t as usize].max_free;
+            self.pull(t);
+            let s = &self.slots[t as usize];
+            if s.max_free == old {
+                break;
+            }
+            t = s.parent;
+        }
     }
 
     fn spare(&self) -> u32 {
@@ -979,10 +1076,7 @@ impl<'a> MemoryMap<'a> {
             self.bumped += 1;
             self.bumped - 1
         } else {
-            return Err(Error::MapFull {
-                what: "range",
-                capacity: self.capacity() as u32,
-            });
+            return Err(self.full());
         };
         self.used += 1;
         // xorshift32: priorities independent of the keys keep the treap balanced.
@@ -1001,6 +1095,7 @@ impl<'a> MemoryMap<'a> {
         self.used -= 1;
     }
 
+    /// Fill slot `n` as a detached node (no owner).
     fn set(&mut self, n: u32, start: u64, end: u64, ty: RangeType, flags: RangeFlags, bank: u8) {
         let s = &mut self.slots[n as usize];
         s.start = start;
@@ -1011,6 +1106,7 @@ impl<'a> MemoryMap<'a> {
         s.owner = Name::EMPTY;
         s.left = NIL;
         s.right = NIL;
+        s.parent = NIL;
         s.max_free = s.free_len();
     }
 
@@ -1029,88 +1125,164 @@ impl<'a> MemoryMap<'a> {
         (found != NIL && addr < self.slots[found as usize].end).then_some(found)
     }
 
-    /// Node with the smallest start ≥ `addr`.
-    fn ceil(&self, addr: u64) -> Option<u32> {
-        let (mut t, mut found) = (self.root, NIL);
-        while t != NIL {
-            let s = &self.slots[t as usize];
-            if s.start >= addr {
-                found = t;
-                t = s.left;
-            } else {
-                t = s.right;
-            }
-        }
-        (found != NIL).then_some(found)
-    }
-
-    /// Split `t` into starts `< key` and starts `≥ key`.
-    fn split(&mut self, t: u32, key: u64) -> (u32, u32) {
+    fn leftmost(&self, mut t: u32) -> u32 {
         if t == NIL {
-            return (NIL, NIL);
+            return NIL;
         }
-        if self.slots[t as usize].start < key {
-            let (l, r) = self.split(self.slots[t as usize].right, key);
-            self.slots[t as usize].right = l;
-            self.pull(t);
-            (t, r)
-        } else {
-            let (l, r) = self.split(self.slots[t as usize].left, key);
-            self.slots[t as usize].left = r;
-            self.pull(t);
-            (l, t)
+        loop {
+            let l = self.slots[t as usize].left;
+            if l == NIL {
+                return t;
+            }
+            t = l;
         }
     }
 
-    /// Join `a` and `b`, all of whose starts are below those of `b`.
-    fn join(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.slots[a as usize].prio > self.slots[b as usize].prio {
-            let r = self.join(self.slots[a as usize].right, b);
-            self.slots[a as usize].right = r;
-            self.pull(a);
-            a
-        } else {
-            let l = self.join(a, self.slots[b as usize].left);
-            self.slots[b as usize].left = l;
-            self.pull(b);
-            b
+    fn rightmost(&self, mut t: u32) -> u32 {
+        loop {
+            let r = self.slots[t as usize].right;
+            if r == NIL {
+                return t;
+            }
+            t = r;
         }
     }
 
+    /// The next node in address order (`NIL` after the last).
+    fn succ(&self, mut t: u32) -> u32 {
+        let r = self.slots[t as usize].right;
+        if r != NIL {
+            return self.leftmost(r);
+        }
+        loop {
+            let p = self.slots[t as usize].parent;
+            if p == NIL || self.slots[p as usize].left == t {
+                return p;
+            }
+            t = p;
+        }
+    }
+
+    /// The previous node in address order (`NIL` before the first).
+    fn pred(&self, mut t: u32) -> u32 {
+        let l = self.slots[t as usize].left;
+        if l != NIL {
+            return self.rightmost(l);
+        }
+        loop {
+            let p = self.slots[t as usize].parent;
+            if p == NIL || self.slots[p as usize].right == t {
+                return p;
+            }
+            t = p;
+        }
+    }
+
+    /// Make `new` the child of `p` that `old` was (the root if `p` is `NIL`).
+    fn replace_child(&mut self, p: u32, old: u32, new: u32) {
+        if p == NIL {
+            self.root = new;
+        } else if self.slots[p as usize].left == old {
+            self.slots[p as usize].left = new;
+        } else {
+            self.slots[p as usize].right = new;
+        }
+        if new != NIL {
+            self.slots[new as usize].parent = p;
+        }
+    }
+
+    /// Rotate `x` above its parent, keeping the order and the augmentation of both.
+    fn rotate_up(&mut self, x: u32) {
+        let p = self.slots[x as usize].parent;
+        let g = self.slots[p as usize].parent;
+        if self.slots[p as usize].left == x {
+            let b = self.slots[x as usize].right;
+            self.slots[p as usize].left = b;
+            if b != NIL {
+                self.slots[b as usize].parent = p;
+            }
+            self.slots[x as usize].right = p;
+        } else {
+            let b = self.slots[x as usize].left;
+            self.slots[p as usize].right = b;
+            if b != NIL {
+                self.slots[b as usize].parent = p;
+            }
+            self.slots[x as usize].left = p;
+        }
+        self.slots[p as usize].parent = x;
+        self.replace_child(g, p, x);
+        self.pull(p);
+        self.pull(x);
+    }
+
+    /// Hang the detached node `n` below `p` (on the left if `left`), rotate it up to its
+    /// place in the heap and fix the augmentation above it.
+    fn attach(&mut self, n: u32, p: u32, left: bool) {
+        self.slots[n as usize].parent = p;
+        if p == NIL {
+            self.root = n;
+        } else if left {
+            self.slots[p as usize].left = n;
+        } else {
+            self.slots[p as usize].right = n;
+        }
+        let prio = self.slots[n as usize].prio;
+        loop {
+            let p = self.slots[n as usize].parent;
+            if p == NIL || self.slots[p as usize].prio >= prio {
+                break;
+            }
+            self.rotate_up(n);
+        }
+        self.fix_up(self.slots[n as usize].parent);
+    }
+
+    /// Insert the detached node `n`, searching its place from the root.
     fn insert(&mut self, n: u32) {
         let key = self.slots[n as usize].start;
-        let (l, r) = self.split(self.root, key);
-        let l = self.join(l, n);
-        self.root = self.join(l, r);
+        let (mut t, mut p, mut left) = (self.root, NIL, false);
+        while t != NIL {
+            p = t;
+            left = key < self.slots[t as usize].start;
+            let s = &self.slots[t as usize];
+            t = if left { s.left } else { s.right };
+        }
+        self.attach(n, p, left);
     }
 
-    /// Unlink the node starting at `key` (which must exist) and return it.
-    fn remove(&mut self, key: u64) -> u32 {
-        let (l, r) = self.split(self.root, key);
-        let (m, r) = self.split(r, key + 1);
-        debug_assert!(m != NIL && self.slots[m as usize].left == NIL);
-        self.root = self.join(l, r);
-        m
+    /// Insert the detached node `n` right after node `after` in address order.
+    fn insert_after(&mut self, n: u32, after: u32) {
+        let r = self.slots[after as usize].right;
+        if r == NIL {
+            self.attach(n, after, false);
+        } else {
+            let p = self.leftmost(r);
+            self.attach(n, p, true);
+        }
     }
 
-    /// Recompute the augmentation on the path to the node starting at `key`.
-    fn fix(&mut self, t: u32, key: u64) {
-        if t == NIL {
-            return;
+    /// Unlink node `n` from the tree (its slot is not released).
+    fn delete(&mut self, n: u32) {
+        loop {
+            let s = &self.slots[n as usize];
+            let (l, r) = (s.left, s.right);
+            if l == NIL || r == NIL {
+                break;
+            }
+            let c = if self.slots[l as usize].prio > self.slots[r as usize].prio {
+                l
+            } else {
+                r
+            };
+            self.rotate_up(c);
         }
-        let s = self.slots[t as usize];
-        if key < s.start {
-            self.fix(s.left, key);
-        } else if key > s.start {
-            self.fix(s.right, key);
-        }
-        self.pull(t);
+        let s = &self.slots[n as usize];
+        let child = if s.left != NIL { s.left } else { s.right };
+        let p = s.parent;
+        self.replace_child(p, n, child);
+        self.fix_up(p);
     }
 }
 
@@ -1120,20 +1292,22 @@ impl fmt::Debug for MemoryMap<'_> {
     }
 }
 
-/// The ranges of a map in address order (each step is one O(log n) lookup).
+/// The ranges of a map in address order (O(1) amortized per step).
 pub struct Entries<'m, 'a> {
     map: &'m MemoryMap<'a>,
-    /// Where the next range starts at the earliest (`None` once past the address space).
-    pos: Option<u64>,
+    /// The node of the next range (`NIL` at the end).
+    next: u32,
 }
 
 impl Iterator for Entries<'_, '_> {
     type Item = MapEntry;
     fn next(&mut self) -> Option<MapEntry> {
-        let n = self.map.ceil(self.pos?)?;
-        let e = self.map.slots[n as usize].entry();
-        self.pos = (e.end != u64::MAX).then_some(e.end);
-        Some(e)
+        if self.next == NIL {
+            return None;
+        }
+        let n = self.next;
+        self.next = self.map.succ(n);
+        Some(self.map.slots[n as usize].entry())
     }
 }
 
@@ -1505,6 +1679,110 @@ mod tests {
             map.subscribe(&count).unwrap();
         }
         assert!(matches!(map.subscribe(&count), Err(Error::MapFull { .. })));
+    }
+
+    /// Check the treap: parent links, search order, heap order, augmentation, and that
+    /// every used slot is in the tree. Returns the subtree size.
+    fn check(map: &MemoryMap<'_>, t: u32, parent: u32, lo: u64, hi: u64) -> u32 {
+        if t == NIL {
+            return 0;
+        }
+        let s = map.slots[t as usize];
+        assert_eq!(s.parent, parent, "parent link of {t}");
+        assert!(
+            lo <= s.start && s.end <= hi && s.start < s.end,
+            "order at {t}"
+        );
+        if parent != NIL {
+            assert!(
+                map.slots[parent as usize].prio >= s.prio,
+                "heap order at {t}"
+            );
+        }
+        let count = 1 + check(map, s.left, t, lo, s.start) + check(map, s.right, t, s.end, hi);
+        let want = s
+            .free_len()
+            .max(map.max_free(s.left))
+            .max(map.max_free(s.right));
+        assert_eq!(s.max_free, want, "augmentation at {t}");
+        count
+    }
+
+    fn check_all(map: &MemoryMap<'_>) {
+        assert_eq!(check(map, map.root, NIL, 0, u64::MAX), map.used);
+        let all: Vec<MapEntry> = map.iter().collect();
+        assert_eq!(all.len(), map.len());
+        for w in all.windows(2) {
+            assert!(w[0].end <= w[1].start);
+            // Free neighbours in one bank always coalesce.
+            let adjacent = w[0].end == w[1].start && w[0].bank == w[1].bank;
+            assert!(!(adjacent && w[0].ty == RangeType::Free && w[1].ty == RangeType::Free));
+        }
+    }
+
+    #[test]
+    fn treap_invariants_hold_through_random_operations() {
+        let mut slots = vec![Slot::EMPTY; 600];
+        let mut map = MemoryMap::new(&mut slots);
+        map.add_bank(0, 1 << 20, BankKind::Ram, "a").unwrap();
+        map.add_bank(1 << 20, 1 << 16, BankKind::Ram, "b").unwrap();
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut rand = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut live: Vec<u64> = Vec::new();
+        for _ in 0..20_000 {
+            match rand(8) {
+                0..=3 => {
+                    let mut r = Request::new(RangeType::Data, 1 + rand(4000)).align(1 << rand(7));
+                    if rand(2) == 0 {
+                        r = r.top_down();
+                    }
+                    if rand(4) == 0 {
+                        let lo = rand(1 << 20);
+                        r = r.window(lo, lo + rand(1 << 18));
+                    }
+                    if let Ok(e) = map.allocate(&r) {
+                        live.push(e.start);
+                    }
+                }
+                4 => {
+                    let at = rand((1 << 20) + (1 << 16));
+                    let r = Request::new(RangeType::Data, 1 + rand(3000)).at(at).merge();
+                    if let Ok(e) = map.allocate(&r) {
+                        live.retain(|&s| s < e.start || s >= e.end);
+                        live.push(e.start);
+                    }
+                }
+                5 if !live.is_empty() => {
+                    let s = live[rand(live.len() as u64) as usize];
+                    let len = map.entry_at(s).unwrap().len();
+                    match map.shrink(s, 1 + rand(len)) {
+                        Ok(_) | Err(Error::MapFull { .. }) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                _ if !live.is_empty() => {
+                    let s = live.swap_remove(rand(live.len() as u64) as usize);
+                    map.free(s).unwrap();
+                }
+                _ => {}
+            }
+            check_all(&map);
+        }
+        for s in live {
+            map.free(s).unwrap();
+        }
+        check_all(&map);
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn slots_stay_small() {
+        assert!(core::mem::size_of::<Slot>() <= 72);
     }
 
     #[test]
