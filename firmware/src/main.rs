@@ -58,19 +58,21 @@ struct Aligned<T: ?Sized>(T);
 
 macro_rules! object {
     ($name:literal) => {{
-        static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+        static OBJECT: &$crate::Aligned<[u8]> = &$crate::Aligned(*include_bytes!(concat!(
             env!("ELFEXT_EXT_DIR"),
             "/",
             $name,
             ".o"
         )));
-        Object {
+        $crate::Object {
             name: $name,
             bytes: &OBJECT.0,
             path: concat!(env!("ELFEXT_EXT_DIR"), "/", $name, ".o"),
         }
     }};
 }
+
+mod mapdemo;
 
 /// A test extension: its bytes in flash and its file on the host.
 #[derive(Clone, Copy)]
@@ -305,6 +307,7 @@ fn main() -> ! {
     println!("-- errors");
     missing(&mut bench);
     refcount(&mut bench);
+    mapdemo::run(&mut bench.checks);
 
     let Bench {
         reg, checks, rows, ..

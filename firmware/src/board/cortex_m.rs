@@ -20,6 +20,12 @@ static DWT_COUNTS: AtomicBool = AtomicBool::new(false);
 /// with `-icount shift=0`).
 const SYSTICK_SCALE: u32 = 40;
 
+/// The flash area: `[start, end)`.
+pub fn flash() -> (u64, u64) {
+    // The linker script defines both symbols; only their addresses are used.
+    (&raw const _flash_start as u64, &raw const _flash_end as u64)
+}
+
 /// Set up the cycle counter and memory protection.
 pub fn init() -> &'static str {
     let mut p = cortex_m::Peripherals::take().unwrap();

@@ -11,6 +11,12 @@ extern "C" {
     static _flash_end: u8;
 }
 
+/// The flash area: `[start, end)`.
+pub fn flash() -> (u64, u64) {
+    // The linker script defines both symbols; only their addresses are used.
+    (&raw const _flash_start as u64, &raw const _flash_end as u64)
+}
+
 /// Set up memory protection; returns how cycles are counted.
 pub fn init() -> &'static str {
     // The linker script defines both symbols; only their addresses are used.
