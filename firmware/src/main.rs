@@ -160,7 +160,7 @@ struct Row {
 }
 
 /// Everything a test needs.
-struct Bench {
+struct Suite {
     reg: Reg,
     pool: Pool,
     checks: Checks,
@@ -175,7 +175,7 @@ fn storage_name(s: Storage) -> &'static str {
     }
 }
 
-impl Bench {
+impl Suite {
     /// Load `obj` under `storage` as `name`, timing the load and keeping a table row for a
     /// fresh load.
     fn load(&mut self, obj: Object, name: &str, storage: Storage) -> Result<LoadReport, String> {
@@ -274,7 +274,7 @@ fn main() -> ! {
     );
 
     let heap = ExtHeap::new(arena, Granules::NONE);
-    let mut bench = Bench {
+    let mut bench = Suite {
         reg: Registry::new(heap, &FIRMWARE),
         pool: Pool(pool),
         checks: Checks {
@@ -309,7 +309,7 @@ fn main() -> ! {
     refcount(&mut bench);
     mapdemo::run(&mut bench.checks);
 
-    let Bench {
+    let Suite {
         reg, checks, rows, ..
     } = &mut bench;
     checks.eq("registry empty at the end", reg.len(), 0);
@@ -343,7 +343,7 @@ fn command_line(buf: &mut [u8; 64]) -> Option<&str> {
     core::str::from_utf8(&buf[..n]).ok()
 }
 
-fn hello(b: &mut Bench, s: Storage) {
+fn hello(b: &mut Suite, s: Storage) {
     let obj = object!("hello");
     let what = format!("hello ({})", storage_name(s));
     if b.try_load(format_args!("load {what}"), obj, "hello", s)
@@ -365,7 +365,7 @@ fn hello(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn data(b: &mut Bench, s: Storage) {
+fn data(b: &mut Suite, s: Storage) {
     let obj = object!("data");
     let what = format!("data ({})", storage_name(s));
     if b.try_load(format_args!("load {what}"), obj, "data", s)
@@ -447,7 +447,7 @@ fn data(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn init_fini(b: &mut Bench, s: Storage) {
+fn init_fini(b: &mut Suite, s: Storage) {
     let obj = object!("init_fini");
     let what = format!("init_fini ({})", storage_name(s));
     exports::take_records();
@@ -485,7 +485,7 @@ fn init_fini(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn chain(b: &mut Bench, s: Storage) {
+fn chain(b: &mut Suite, s: Storage) {
     let obj = object!("chain");
     let what = format!("chain ({})", storage_name(s));
     if b.try_load(format_args!("load {what}"), obj, "chain", s)
@@ -520,7 +520,7 @@ fn chain(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn dependencies(b: &mut Bench, s: Storage) {
+fn dependencies(b: &mut Suite, s: Storage) {
     let what = format!("dependencies ({})", storage_name(s));
     let loaded_a = b.try_load(
         format_args!("load dep_a ({})", storage_name(s)),
@@ -590,7 +590,7 @@ fn dependencies(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn align(b: &mut Bench, s: Storage) {
+fn align(b: &mut Suite, s: Storage) {
     let obj = object!("align");
     let what = format!("align ({})", storage_name(s));
     if b.try_load(format_args!("load {what}"), obj, "align", s)
@@ -637,7 +637,7 @@ fn align(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn bss(b: &mut Bench, s: Storage) {
+fn bss(b: &mut Suite, s: Storage) {
     let obj = object!("bss");
     let what = format!("bss ({})", storage_name(s));
     for round in ["fresh", "reloaded into dirty memory"] {
@@ -660,7 +660,7 @@ fn bss(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn far(b: &mut Bench, s: Storage) {
+fn far(b: &mut Suite, s: Storage) {
     let obj = object!("far");
     let what = format!("far ({})", storage_name(s));
     if b.try_load(format_args!("load {what}"), obj, "far", s)
@@ -702,7 +702,7 @@ fn far(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn libc(b: &mut Bench, s: Storage) {
+fn libc(b: &mut Suite, s: Storage) {
     let obj = object!("libc");
     let what = format!("libc ({})", storage_name(s));
     if b.try_load(
@@ -746,7 +746,7 @@ fn libc(b: &mut Bench, s: Storage) {
     b.heap_empty(&what);
 }
 
-fn missing(b: &mut Bench) {
+fn missing(b: &mut Suite) {
     let before = b.reg.heap_stats();
     let used = ALLOC.used();
     let r = b.load(object!("missing"), "missing", Storage::Persistent);
@@ -776,7 +776,7 @@ fn missing(b: &mut Bench) {
     );
 }
 
-fn refcount(b: &mut Bench) {
+fn refcount(b: &mut Suite) {
     let obj = object!("hello");
     let first = b
         .load(obj, "hello", Storage::Persistent)
@@ -815,7 +815,7 @@ fn refcount(b: &mut Bench) {
     b.heap_empty("use counts");
 }
 
-fn fault_test(b: &mut Bench, mode: &str) -> ! {
+fn fault_test(b: &mut Suite, mode: &str) -> ! {
     let obj = object!("fault");
     let storage = Storage::Persistent;
     if let Err(e) = b.load(obj, "fault", storage) {
