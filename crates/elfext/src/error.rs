@@ -519,6 +519,93 @@ pub enum Error {
     /// A loader declares a storage type but cannot provide the buffer it implies.
     #[error("the loader declares {0:?} storage but exposes no buffer")]
     LoaderStorage(crate::loader::Storage),
+    /// The memory backend cannot take back a block at a fixed address (needed to restore a
+    /// snapshot).
+    #[error("this memory cannot take back a block at a fixed address (restore needs a backend such as MapMemory)")]
+    NoFixedBlocks,
+    /// The buffer given to save a snapshot is too small.
+    #[error("snapshot needs {needed} bytes, the buffer has {given}")]
+    SnapshotTooSmall {
+        /// Bytes the snapshot needs.
+        needed: u64,
+        /// Bytes the buffer has.
+        given: u64,
+    },
+    /// A snapshot field is malformed or inconsistent.
+    #[error("snapshot: bad {field} at byte {offset}{}: {value:#x}", ExtIndex(*.extension))]
+    BadSnapshot {
+        /// Byte offset of the field in the snapshot.
+        offset: u64,
+        /// Index of the extension the field belongs to (`u32::MAX`: the snapshot's header).
+        extension: u32,
+        /// Which field.
+        field: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// A snapshot was written by another version of the format.
+    #[error("snapshot format version {found}, this build reads version {supported}")]
+    SnapshotVersion {
+        /// The version in the snapshot.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
+    /// The snapshot's checksum does not match its bytes.
+    #[error("snapshot checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    SnapshotChecksum {
+        /// The checksum stored in the snapshot.
+        stored: u32,
+        /// The checksum of the bytes.
+        computed: u32,
+    },
+    /// A retained region's contents no longer match the checksum saved in the snapshot.
+    #[error("extension `{extension}`: {kind} changed since the snapshot (checksum {stored:#010x}, now {computed:#010x})")]
+    RegionChecksum {
+        /// The extension.
+        extension: Name,
+        /// The region.
+        kind: RegionKind,
+        /// The checksum saved in the snapshot.
+        stored: u32,
+        /// The checksum of the region now.
+        computed: u32,
+    },
+    /// Two extensions of a snapshot claim overlapping memory.
+    #[error("snapshot: the blocks of `{first}` and `{second}` overlap at {addr:#x}")]
+    SnapshotOverlap {
+        /// The extension with the lower block.
+        first: Name,
+        /// The extension whose block starts inside it.
+        second: Name,
+        /// Where the second block starts.
+        addr: u64,
+    },
+    /// A region to take back lies outside the memory the backend manages.
+    #[error("{kind} of `{owner}` at [{start:#x}, {end:#x}) lies outside this memory")]
+    OutsideMemory {
+        /// The extension it belongs to.
+        owner: Name,
+        /// The region.
+        kind: RegionKind,
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+}
+
+/// The extension index shown in [`Error::BadSnapshot`] (`u32::MAX`: the header).
+struct ExtIndex(u32);
+
+impl fmt::Display for ExtIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == u32::MAX {
+            f.write_str(" (header)")
+        } else {
+            write!(f, " (extension #{})", self.0)
+        }
+    }
 }
 
 /// An `e_machine` value, by name when the `names` feature is on.
@@ -558,7 +645,7 @@ mod tests {
     #[test]
     fn error_stays_small() {
         assert!(
-            core::mem::size_of::<Error>() <= 128,
+            core::mem::size_of::<Error>() <= 112,
             "Error is {} bytes",
             core::mem::size_of::<Error>()
         );

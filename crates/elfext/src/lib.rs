@@ -42,6 +42,7 @@ mod link;
 pub mod loader;
 pub mod memory;
 mod registry;
+pub mod snapshot;
 mod tls;
 
 pub use arch::Arch;
@@ -59,6 +60,7 @@ pub use memory::{Block, ExtHeap, HeapStats, MapMemory, Memory, TargetMemory};
 #[cfg(all(feature = "std", unix))]
 pub use memory::{HostMemory, LowBuffer};
 pub use registry::{DefaultRawMutex, Extension, LoadReport, Registry};
+pub use snapshot::SaveOptions;
 pub use tls::TlsArea;
 
 /// The README's examples, compiled as doctests.

@@ -243,6 +243,69 @@ impl Memory for MapMemory<'_> {
             })?,
         })
     }
+    fn claim_block(&mut self, addr: u64, layout: &BlockLayout) -> Result<Block> {
+        // Every non-empty region at exactly its place, inside the arena; all or nothing.
+        let mut reserved = BlockLayout {
+            sizes: [0; 4],
+            ..*layout
+        };
+        let mut result = Ok(());
+        for (k, kind) in KINDS.iter().enumerate() {
+            let size = layout.sizes[k];
+            if size == 0 {
+                continue;
+            }
+            let start = addr.checked_add(layout.offsets[k]);
+            let end = start.and_then(|s| s.checked_add(size));
+            let (Some(start), Some(end)) = (start, end) else {
+                result = Err(Error::OutsideMemory {
+                    owner: self.owner,
+                    kind: *kind,
+                    start: addr,
+                    end: u64::MAX,
+                });
+                break;
+            };
+            if start < self.arena.0 || end > self.arena.1 {
+                result = Err(Error::OutsideMemory {
+                    owner: self.owner,
+                    kind: *kind,
+                    start,
+                    end,
+                });
+                break;
+            }
+            result = self
+                .map
+                .allocate(&self.request((*kind).into(), size).at(start))
+                .map(|_| ());
+            if result.is_err() {
+                break;
+            }
+            reserved.sizes[k] = size;
+        }
+        let ptr = NonNull::new(addr as usize as *mut u8);
+        if result.is_ok() && (ptr.is_none() || usize::try_from(addr).is_err()) {
+            result = Err(Error::MapBadRequest {
+                problem: "block at an address this machine cannot hold",
+                value: addr,
+            });
+        }
+        match (result, ptr) {
+            (Ok(()), Some(ptr)) => {
+                for k in 0..4 {
+                    self.stats.regions[k] += layout.sizes[k];
+                }
+                self.stats.padding += layout.padding();
+                self.stats.allocations += 1;
+                Ok(Block { addr, ptr })
+            }
+            (r, _) => {
+                self.free_regions(addr, &reserved);
+                Err(r.err().unwrap_or(Error::NoFixedBlocks))
+            }
+        }
+    }
     unsafe fn free_block(&mut self, block: Block, layout: &BlockLayout) {
         // The record keeps only the block's size, not where each region sits: walk the
         // block and free the region reservations of its owner (padding between regions is

@@ -90,6 +90,17 @@ pub trait Memory {
     /// The name of the extension the next blocks and metadata are for (a backend that
     /// labels its allocations, like [`MapMemory`], records it; others ignore it).
     fn owner(&mut self, _name: &str) {}
+    /// Take back a block that is already at target address `addr`, laid out as `layout`
+    /// (its bytes are left as they are): used to restore a snapshot. The block is then freed
+    /// with [`free_block`](Memory::free_block) like any other.
+    ///
+    /// The default refuses with [`Error::NoFixedBlocks`]: a general-purpose allocator
+    /// ([`ExtHeap`]'s TLSF) cannot allocate at a given address, and keeps its bookkeeping
+    /// inside free memory.
+    fn claim_block(&mut self, addr: u64, layout: &BlockLayout) -> Result<Block> {
+        let _ = (addr, layout);
+        Err(Error::NoFixedBlocks)
+    }
     /// Allocate a block laid out as `layout`.
     fn alloc_block(&mut self, layout: &BlockLayout) -> Result<Block>;
     /// Free a block returned by [`alloc_block`](Memory::alloc_block) with the same layout

@@ -13,11 +13,12 @@ use object::LittleEndian as LE;
 use crate::arch::{Aarch64, Arch, Arm, Relocator, Riscv32, Riscv64, X86_64};
 use crate::elf::{identify, Class, Elf32, Elf64, Object, RawSource, Source, Stream, Whole};
 use crate::error::{Error, Name, Result};
-use crate::layout::{BlockLayout, Plan};
+use crate::layout::{BlockLayout, Plan, RegionKind};
 use crate::link::exports::Exports;
 use crate::link::{self, is_export, Linked, Placed, Resolve, Site, TlsUse, Wanted};
 use crate::loader::{InPlace, Loader, Storage};
 use crate::memory::{HeapStats, Memory};
+use crate::snapshot::{self, Entry, SaveOptions, Snapshot, CRC32};
 use crate::tls::TlsArea;
 use record::{NewRecord, Rec};
 
@@ -65,6 +66,21 @@ impl<'buf, M: Memory> Registry<'buf, M> {
     /// A registry linking for `arch`, with the default lock.
     pub fn for_arch(memory: M, exports: &'buf (dyn Exports + Sync), arch: Arch) -> Self {
         Self::with_lock(memory, exports, arch)
+    }
+
+    /// Rebuild a registry, with the default lock, from a snapshot written by
+    /// [`save`](Self::save): see [`restore_with_lock`](Self::restore_with_lock).
+    ///
+    /// # Safety
+    /// As for [`restore_with_lock`](Self::restore_with_lock).
+    #[allow(clippy::result_large_err)]
+    pub unsafe fn restore(
+        memory: M,
+        exports: &'buf (dyn Exports + Sync),
+        snapshot: &[u8],
+    ) -> core::result::Result<Self, (Error, M)> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::restore_with_lock(memory, exports, snapshot) }
     }
 }
 
@@ -204,6 +220,80 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
     /// The architecture this registry links for.
     pub fn arch(&self) -> Arch {
         self.inner.lock().arch
+    }
+
+    /// Write a snapshot of the registry into `out` (see [`snapshot`](crate::snapshot) for
+    /// the format); returns its length. When `out` is too small, nothing is written and
+    /// [`Error::SnapshotTooSmall`] says how many bytes are needed.
+    pub fn save(&self, out: &mut [u8], options: SaveOptions) -> Result<usize> {
+        let bytes = self.inner.lock().snapshot(options)?;
+        let Some(dst) = out.get_mut(..bytes.len()) else {
+            return Err(Error::SnapshotTooSmall {
+                needed: bytes.len() as u64,
+                given: out.len() as u64,
+            });
+        };
+        dst.copy_from_slice(&bytes);
+        Ok(bytes.len())
+    }
+
+    /// Write a snapshot of the registry into a new vector (see [`save`](Self::save)).
+    pub fn save_to_vec(&self, options: SaveOptions) -> Result<Vec<u8>> {
+        self.inner.lock().snapshot(options)
+    }
+
+    /// Rebuild a registry from a snapshot written by [`save`](Self::save), without
+    /// relinking and without reading any ELF file: each extension's block is taken back at
+    /// its address in `memory` ([`Memory::claim_block`]), its metadata record is written
+    /// anew, and names, use counts, dependencies, exports and thread-local ranges are as
+    /// they were when saved. The registry links for the snapshot's architecture; give it
+    /// its thread-local area again with [`with_tls`](Self::with_tls) if it had one.
+    ///
+    /// The snapshot is checked before anything is touched (format version, checksum,
+    /// every field and index, no two blocks overlapping), `memory` must have the same
+    /// protection granules as the memory the snapshot was saved from, every region must
+    /// lie inside `memory` where nothing else is, and region checksums, when the snapshot
+    /// has them, must match. On any failure the error comes back with `memory`, whose
+    /// allocations are exactly as they were.
+    ///
+    /// # Safety
+    /// Restore trusts the memory the snapshot points to:
+    /// - every block still holds the linked bytes it held when the snapshot was saved,
+    ///   at the same addresses (retained RAM), and nothing else uses it: turn on
+    ///   [`SaveOptions::region_checksums`] to have this checked;
+    /// - the buffer of every persistent or writable extension is still at its address,
+    ///   unchanged, and stays valid and unused by anyone else for `'buf`, as when it was
+    ///   loaded (its symbol table is read there, and its sections are used in place);
+    /// - the host exports the extensions were linked against are still at the same
+    ///   addresses (no relinking happens).
+    #[allow(clippy::result_large_err)]
+    pub unsafe fn restore_with_lock(
+        memory: M,
+        exports: &'buf (dyn Exports + Sync),
+        snapshot: &[u8],
+    ) -> core::result::Result<Self, (Error, M)> {
+        let snap = match crate::snapshot::decode(snapshot) {
+            Ok(s) => s,
+            Err(e) => return Err((e, memory)),
+        };
+        let mut inner = Inner {
+            mem: memory,
+            head: None,
+            count: 0,
+            exports,
+            arch: snap.arch,
+            tls: None,
+            _buf: PhantomData,
+        };
+        match inner.restore(&snap) {
+            Ok(()) => Ok(Registry {
+                inner: lock_api::Mutex::new(inner),
+            }),
+            Err(e) => {
+                inner.clear();
+                Err((e, inner.mem))
+            }
+        }
     }
 
     /// Tear down: give the memory back. Refused while any extension is loaded.
@@ -458,6 +548,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             source: site.base as usize,
             source_len: obj.len,
             block_addr: linked.block.map_or(0, |b| b.addr),
+            offsets: linked.layout.offsets,
             sizes: linked.layout.sizes,
             block_size: linked.layout.size,
             block_align: linked.layout.align,
@@ -527,20 +618,212 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         Ok(0)
     }
 
+    /// Describe every loaded extension for a snapshot.
+    fn snapshot(&self, options: SaveOptions) -> Result<Vec<u8>> {
+        let mut recs = Vec::with_capacity(self.count);
+        let mut cur = self.head;
+        while let Some(r) = cur {
+            recs.push(r);
+            cur = r.next();
+        }
+        let mut entries = Vec::with_capacity(recs.len());
+        for (i, r) in recs.iter().enumerate() {
+            let h = r.header();
+            let layout = r.block_layout();
+            let mut deps = Vec::with_capacity(usize::from(h.n_deps));
+            for d in r.deps() {
+                // A dependency is always loaded before its dependents.
+                let j = recs[..i]
+                    .iter()
+                    .position(|x| *x == d)
+                    .ok_or(Error::BadSnapshot {
+                        offset: 0,
+                        extension: i as u32,
+                        field: "dependency not loaded before its dependent",
+                        value: 0,
+                    })?;
+                deps.push(j as u32);
+            }
+            let temporary = r.storage() == Storage::Temporary;
+            let crcs = options.region_checksums.then(|| {
+                let mut c = [0u32; 4];
+                if h.block_size > 0 {
+                    let block = self.mem.block_at(h.block_addr);
+                    for (k, c) in c.iter_mut().enumerate() {
+                        if layout.sizes[k] > 0 {
+                            // SAFETY: the region is part of a live block of this memory,
+                            // readable at its host address.
+                            let bytes = unsafe {
+                                core::slice::from_raw_parts(
+                                    block.ptr.as_ptr().add(layout.offsets[k] as usize),
+                                    layout.sizes[k] as usize,
+                                )
+                            };
+                            *c = CRC32.checksum(bytes);
+                        }
+                    }
+                }
+                c
+            });
+            let (tls_off, tls_size) = r.tls();
+            entries.push(Entry {
+                name: r.name(),
+                storage: r.storage(),
+                uses: h.uses,
+                block_addr: h.block_addr,
+                layout,
+                source: h.source as u64,
+                source_len: if temporary { 0 } else { h.len },
+                tables: h.tables,
+                tls: (tls_off as u32, tls_size as u32),
+                deps,
+                exports: if temporary {
+                    r.exports().collect()
+                } else {
+                    Vec::new()
+                },
+                crcs,
+            });
+        }
+        snapshot::encode(&Snapshot {
+            arch: self.arch,
+            granules: self.mem.granules(),
+            entries,
+        })
+    }
+
+    /// Take back every extension of a checked snapshot; on error the caller clears what
+    /// was taken back so far.
+    fn restore(&mut self, snap: &Snapshot<'_>) -> Result<()> {
+        let granules = self.mem.granules();
+        if granules != snap.granules {
+            return Err(Error::BadSnapshot {
+                offset: 17,
+                extension: u32::MAX,
+                field: "granules (this memory's differ)",
+                value: u64::from(u32::from_le_bytes(snap.granules.0.map(|g| g as u8))),
+            });
+        }
+        let mut recs: Vec<Rec> = Vec::with_capacity(snap.entries.len());
+        let mut last: Option<Rec> = None;
+        for e in &snap.entries {
+            let name = core::str::from_utf8(e.name).unwrap_or("");
+            self.mem.owner(name);
+            let block = if e.layout.size > 0 {
+                Some(self.mem.claim_block(e.block_addr, &e.layout)?)
+            } else {
+                None
+            };
+            let free_block = |mem: &mut M| {
+                if let Some(b) = block {
+                    // SAFETY: just claimed with this layout; nothing refers to it yet.
+                    unsafe { mem.free_block(b, &e.layout) };
+                }
+            };
+            if let Err(err) = self.check_and_seal(e, block) {
+                free_block(&mut self.mem);
+                return Err(err);
+            }
+            let mut exports: Vec<(u32, &[u8], u64)> = e
+                .exports
+                .iter()
+                .map(|&(n, a)| (record::name_hash(n), n, a))
+                .collect();
+            exports.sort_by_key(|x| x.0);
+            let deps: Vec<Rec> = e.deps.iter().map(|&d| recs[d as usize]).collect();
+            let new = NewRecord {
+                name: e.name,
+                storage: e.storage,
+                source: e.source as usize,
+                source_len: u64::from(e.source_len),
+                block_addr: e.block_addr,
+                offsets: e.layout.offsets,
+                sizes: e.layout.sizes,
+                block_size: e.layout.size,
+                block_align: e.layout.align,
+                tables: e.tables,
+                tls: (u64::from(e.tls.0), u64::from(e.tls.1)),
+                deps: &deps,
+                exports: &exports,
+            };
+            let mut rec = match Rec::create(&mut self.mem, &new) {
+                Ok(r) => r,
+                Err(err) => {
+                    free_block(&mut self.mem);
+                    return Err(err);
+                }
+            };
+            // SAFETY: the record is new; nothing else refers to it.
+            unsafe { rec.header_mut().uses = e.uses };
+            match last {
+                None => self.head = Some(rec),
+                Some(mut l) => {
+                    // SAFETY: we own `self`; `rec` is live.
+                    if let Err(err) = unsafe { l.set_next(Some(rec)) } {
+                        self.free(rec);
+                        return Err(err);
+                    }
+                }
+            }
+            last = Some(rec);
+            recs.push(rec);
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Verify a claimed block's region checksums, then protect it.
+    fn check_and_seal(&mut self, e: &Entry<'_>, block: Option<crate::memory::Block>) -> Result<()> {
+        let Some(b) = block else {
+            return Ok(());
+        };
+        if let Some(crcs) = e.crcs {
+            for k in 0..4 {
+                if e.layout.sizes[k] == 0 {
+                    continue;
+                }
+                // SAFETY: the region lies inside the block just claimed from this memory,
+                // which owns those bytes.
+                let bytes = unsafe {
+                    core::slice::from_raw_parts(
+                        b.ptr.as_ptr().add(e.layout.offsets[k] as usize),
+                        e.layout.sizes[k] as usize,
+                    )
+                };
+                let computed = CRC32.checksum(bytes);
+                if computed != crcs[k] {
+                    return Err(Error::RegionChecksum {
+                        extension: Name::new(e.name),
+                        kind: [
+                            RegionKind::Text,
+                            RegionKind::Rodata,
+                            RegionKind::Data,
+                            RegionKind::Bss,
+                        ][k],
+                        stored: crcs[k],
+                        computed,
+                    });
+                }
+            }
+        }
+        self.mem.seal(&b, &e.layout)
+    }
+
+    /// Free every record and block (a failed restore).
+    fn clear(&mut self) {
+        let mut cur = self.head.take();
+        while let Some(r) = cur {
+            cur = r.next();
+            self.free(r);
+        }
+        self.count = 0;
+    }
+
     /// Free a record and its block.
     fn free(&mut self, rec: Rec) {
         let h = rec.header();
         if h.block_size > 0 {
-            let mut sizes = [0u64; 4];
-            for (d, s) in sizes.iter_mut().zip(h.sizes) {
-                *d = u64::from(s);
-            }
-            let layout = BlockLayout {
-                offsets: [0; 4],
-                sizes,
-                size: u64::from(h.block_size),
-                align: 1 << h.align_log2,
-            };
+            let layout = rec.block_layout();
             let block = self.mem.block_at(h.block_addr);
             // SAFETY: the block was allocated with this size and alignment and the record is
             // being removed, so nothing refers to it any more.

@@ -5,6 +5,7 @@
 //! name bytes
 //! dependencies: i32 offsets from this record to each record it links against
 //! thread-local range (only with HAS_TLS): offset u32, size u32
+//! region offsets in the block (only with HAS_OFFSETS, when the block has padding): 4 x u32
 //! exports (temporary storage only): (address u64, name hash u32, name offset u32),
 //!     sorted by hash, then the names themselves, each NUL-terminated
 //! ```
@@ -16,6 +17,7 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::error::{Error, Result};
+use crate::layout::BlockLayout;
 use crate::loader::Storage;
 use crate::memory::Memory;
 
@@ -72,25 +74,33 @@ pub(crate) fn name_hash(name: &[u8]) -> u32 {
 /// dependencies; records without TLS do not pay for it.
 pub(crate) const HAS_TLS: u8 = 4;
 
+/// Flag: the record carries the offsets of its block's regions (four `u32`s) after the
+/// thread-local range. Only blocks with padding between regions need them; without padding
+/// each region starts where the previous one ends.
+pub(crate) const HAS_OFFSETS: u8 = 8;
+
 /// Offsets of the parts of a record.
 struct Parts {
     deps: usize,
     tls: usize,
+    offsets: usize,
     exports: usize,
     names: usize,
     size: usize,
 }
 
-fn parts(name_len: usize, n_deps: usize, tls: bool, n_exports: usize, names_len: usize) -> Parts {
+fn parts(name_len: usize, n_deps: usize, flags: u8, n_exports: usize, names_len: usize) -> Parts {
     let deps = (size_of::<Header>() + name_len).next_multiple_of(4);
     let tls_at = deps + 4 * n_deps;
-    let end = tls_at + if tls { 8 } else { 0 };
+    let offsets = tls_at + if flags & HAS_TLS != 0 { 8 } else { 0 };
+    let end = offsets + if flags & HAS_OFFSETS != 0 { 16 } else { 0 };
     let exports = end.next_multiple_of(align_of::<ExportEntry>());
     let names = exports + n_exports * size_of::<ExportEntry>();
     let size = (names + names_len).next_multiple_of(align_of::<Header>());
     Parts {
         deps,
         tls: tls_at,
+        offsets,
         exports,
         names,
         size,
@@ -111,6 +121,18 @@ fn storage_bits(s: Storage) -> u8 {
     }
 }
 
+/// Offsets of regions laid end to end, as [`BlockLayout::arrange`] places them when no
+/// alignment pads between them.
+pub(crate) fn packed_offsets(sizes: [u64; 4]) -> [u64; 4] {
+    let mut offsets = [0u64; 4];
+    let mut at = 0u64;
+    for (o, s) in offsets.iter_mut().zip(sizes) {
+        *o = at;
+        at = at.saturating_add(s);
+    }
+    offsets
+}
+
 /// A record in the extension heap.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Rec(pub NonNull<Header>);
@@ -122,6 +144,7 @@ pub(crate) struct NewRecord<'n> {
     pub source: usize,
     pub source_len: u64,
     pub block_addr: u64,
+    pub offsets: [u64; 4],
     pub sizes: [u64; 4],
     pub block_size: u64,
     pub block_align: u64,
@@ -157,6 +180,15 @@ impl Rec {
             *d = u32::try_from(s).map_err(|_| too_large("region size", s, u64::from(u32::MAX)))?;
         }
         let has_tls = n.tls.1 > 0;
+        let has_offsets = n.offsets != packed_offsets(n.sizes);
+        let mut offsets = [0u32; 4];
+        for (d, s) in offsets.iter_mut().zip(n.offsets) {
+            *d =
+                u32::try_from(s).map_err(|_| too_large("region offset", s, u64::from(u32::MAX)))?;
+        }
+        let flags = storage_bits(n.storage)
+            | if has_tls { HAS_TLS } else { 0 }
+            | if has_offsets { HAS_OFFSETS } else { 0 };
         let mut tls = [0u32; 2];
         for (d, s) in tls.iter_mut().zip([n.tls.0, n.tls.1]) {
             *d = u32::try_from(s)
@@ -173,7 +205,7 @@ impl Rec {
         let p = parts(
             n.name.len(),
             n.deps.len(),
-            has_tls,
+            flags,
             n.exports.len(),
             names_len,
         );
@@ -181,8 +213,8 @@ impl Rec {
             .map_err(|_| too_large("record", p.size as u64, isize::MAX as u64))?;
         let ptr = mem.alloc_meta(layout)?;
         let rec = Rec(ptr.cast());
-        let mut offsets = [0i32; 255];
-        for (o, d) in offsets.iter_mut().zip(n.deps) {
+        let mut dep_offsets = [0i32; 255];
+        for (o, d) in dep_offsets.iter_mut().zip(n.deps) {
             match i32::try_from((d.0.as_ptr() as isize).wrapping_sub(ptr.as_ptr() as isize)) {
                 Ok(v) => *o = v,
                 Err(_) => {
@@ -207,7 +239,7 @@ impl Rec {
             uses: 1,
             n_deps,
             name_len,
-            flags: storage_bits(n.storage) | if has_tls { HAS_TLS } else { 0 },
+            flags,
             align_log2: n.block_align.max(1).trailing_zeros() as u8,
         };
         // SAFETY: `ptr` points to `p.size` fresh bytes aligned to `ALIGN`; each write below
@@ -220,11 +252,16 @@ impl Rec {
                 base.add(size_of::<Header>()),
                 n.name.len(),
             );
-            for (i, o) in offsets[..n.deps.len()].iter().enumerate() {
+            for (i, o) in dep_offsets[..n.deps.len()].iter().enumerate() {
                 base.add(p.deps + 4 * i).cast::<i32>().write(*o);
             }
             if has_tls {
                 base.add(p.tls).cast::<[u32; 2]>().write_unaligned(tls);
+            }
+            if has_offsets {
+                base.add(p.offsets)
+                    .cast::<[u32; 4]>()
+                    .write_unaligned(offsets);
             }
             let mut name_off = 0usize;
             for (i, (hash, name, addr)) in n.exports.iter().enumerate() {
@@ -275,7 +312,7 @@ impl Rec {
             let at = parts(
                 usize::from(h.name_len),
                 usize::from(h.n_deps),
-                self.has_tls(),
+                h.flags,
                 n_exports,
                 0,
             )
@@ -285,7 +322,7 @@ impl Rec {
         parts(
             usize::from(h.name_len),
             usize::from(h.n_deps),
-            self.has_tls(),
+            h.flags,
             n_exports,
             names_len,
         )
@@ -316,7 +353,14 @@ impl Rec {
             return (0, 0);
         }
         let h = self.header();
-        let at = parts(usize::from(h.name_len), usize::from(h.n_deps), true, 0, 0).tls;
+        let at = parts(
+            usize::from(h.name_len),
+            usize::from(h.n_deps),
+            h.flags,
+            0,
+            0,
+        )
+        .tls;
         // SAFETY: written by `create` at this offset when `HAS_TLS` is set.
         let [off, size] = unsafe {
             self.0
@@ -327,6 +371,40 @@ impl Rec {
                 .read_unaligned()
         };
         (u64::from(off), u64::from(size))
+    }
+
+    /// Where its block's regions are, and the block's size and alignment.
+    pub fn block_layout(&self) -> BlockLayout {
+        let h = self.header();
+        let sizes = h.sizes.map(u64::from);
+        let offsets = if h.flags & HAS_OFFSETS != 0 {
+            let at = parts(
+                usize::from(h.name_len),
+                usize::from(h.n_deps),
+                h.flags,
+                0,
+                0,
+            )
+            .offsets;
+            // SAFETY: written by `create` at this offset when `HAS_OFFSETS` is set.
+            let raw = unsafe {
+                self.0
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(at)
+                    .cast::<[u32; 4]>()
+                    .read_unaligned()
+            };
+            raw.map(u64::from)
+        } else {
+            packed_offsets(sizes)
+        };
+        BlockLayout {
+            offsets,
+            sizes,
+            size: u64::from(h.block_size),
+            align: 1 << h.align_log2,
+        }
     }
 
     /// Storage type it was loaded with.
@@ -340,7 +418,7 @@ impl Rec {
 
     /// The records it links against.
     pub fn deps(&self) -> impl Iterator<Item = Rec> + '_ {
-        let at = parts(usize::from(self.header().name_len), 0, false, 0, 0).deps;
+        let at = parts(usize::from(self.header().name_len), 0, 0, 0, 0).deps;
         (0..usize::from(self.header().n_deps)).map(move |i| {
             let b = self.bytes(at + 4 * i, 4);
             let off = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
@@ -358,7 +436,7 @@ impl Rec {
         let at = parts(
             usize::from(h.name_len),
             usize::from(h.n_deps),
-            self.has_tls(),
+            h.flags,
             0,
             0,
         )
@@ -395,7 +473,7 @@ impl Rec {
         let names = parts(
             usize::from(h.name_len),
             usize::from(h.n_deps),
-            self.has_tls(),
+            h.flags,
             n,
             0,
         )
@@ -416,7 +494,7 @@ impl Rec {
         let names = parts(
             usize::from(h.name_len),
             usize::from(h.n_deps),
-            self.has_tls(),
+            h.flags,
             n,
             0,
         )
