@@ -1,0 +1,455 @@
+//! Save and restore of the registry: several extensions with a dependency pair, a
+//! persistent one and use counts above one are saved, the registry and its memory's
+//! bookkeeping are dropped (the arena's bytes stay: retained RAM), and a registry restored
+//! from the snapshot into a fresh `MapMemory` over the same arena runs every extension as
+//! before (natively, from an executable low arena), unloads and loads normally.
+//! Every truncation and bit flip of a snapshot is refused with the memory handed back
+//! unchanged, and so are snapshots whose blocks lie outside the memory or overlap.
+#![cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
+
+use common::{gcc, take_printed, HOST};
+use elfext::memory::map::{Request, Slot};
+use elfext::snapshot::{checksum, HEADER_LEN};
+use elfext::{
+    BufLoader, Error, HeapStats, HostMemory, LowBuffer, MapEntry, MapMemory, MemoryMap, RangeType,
+    Registry, SaveOptions, Storage,
+};
+
+const FLAGS: &[&str] = &["-O2", "-fPIC"];
+const ARENA: usize = 1 << 20;
+
+/// An executable, writable arena in the low 2 GiB that outlives the registries using it.
+struct Arena {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Arena {
+    fn new(len: usize) -> Self {
+        let prot = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT;
+        // SAFETY: an anonymous private mapping has no preconditions.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, -1, 0) };
+        assert_ne!(ptr, libc::MAP_FAILED, "map the arena");
+        Arena {
+            ptr: ptr.cast(),
+            len,
+        }
+    }
+    fn slice(&mut self) -> &mut [MaybeUninit<u8>] {
+        // SAFETY: our mapping, borrowed mutably through `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.cast(), self.len) }
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`; no registry borrows it any more.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+fn memory<'a>(slots: &'a mut [Slot], arena: &'a mut [MaybeUninit<u8>]) -> MapMemory<'a> {
+    MapMemory::new(MemoryMap::new(slots), arena, "ext ram").unwrap()
+}
+
+fn reservations(mem: &MapMemory<'_>) -> Vec<MapEntry> {
+    mem.map()
+        .iter()
+        .filter(|e| e.ty != RangeType::Free)
+        .collect()
+}
+
+/// Everything the registry says about one extension, and the bytes of its block.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    storage: Storage,
+    uses: u32,
+    deps: Vec<String>,
+    block: (u64, u64),
+    sizes: [u64; 4],
+    heap: (u64, u64),
+    tables: [u16; 3],
+    tls: (u64, u64),
+    exports: BTreeMap<String, u64>,
+    bytes: Vec<u8>,
+}
+
+fn seen(reg: &Registry<'_, MapMemory<'_>>) -> (Vec<(String, Seen)>, HeapStats) {
+    let mut all = Vec::new();
+    reg.for_each(|e| {
+        let mut exports = BTreeMap::new();
+        e.for_each_export(|n, a| {
+            exports.insert(n.to_string(), a);
+        })
+        .unwrap();
+        let block = e.block();
+        // SAFETY: the block is live in the arena.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(block.0 as usize as *const u8, block.1 as usize) }
+                .to_vec();
+        all.push((
+            e.name().to_string(),
+            Seen {
+                storage: e.storage(),
+                uses: e.use_count(),
+                deps: e.dependencies().map(String::from).collect(),
+                block,
+                sizes: e.region_sizes(),
+                heap: e.heap_bytes(),
+                tables: e.table_lengths(),
+                tls: e.tls_range(),
+                exports,
+                bytes,
+            },
+        ));
+    });
+    (all, reg.heap_stats())
+}
+
+/// Results of calls that change nothing.
+fn calls(reg: &Registry<'_, MapMemory<'_>>) -> Vec<i64> {
+    // SAFETY: the signatures match dep_a.c, dep_b.c, hello.c and data.c.
+    unsafe {
+        let b_compute: extern "C" fn(i32) -> i32 = reg.function("B", "b_compute").unwrap();
+        let b_name_len: extern "C" fn() -> i32 = reg.function("B", "b_name_len").unwrap();
+        let hello: extern "C" fn() -> i32 = reg.function("hello", "hello").unwrap();
+        let prime_sum: extern "C" fn() -> i32 = reg.function("data", "prime_sum").unwrap();
+        let apply: extern "C" fn(i32, i32, i32) -> i32 = reg.function("data", "apply").unwrap();
+        let third: extern "C" fn() -> i32 = reg.function("data", "get_third_prime").unwrap();
+        let counter = reg
+            .with("data", |e| e.data::<i32>("counter"))
+            .unwrap()
+            .unwrap();
+        let r = vec![
+            i64::from(b_compute(5)),
+            i64::from(b_name_len()),
+            i64::from(hello()),
+            i64::from(prime_sum()),
+            i64::from(apply(2, 6, 7)),
+            i64::from(third()),
+            i64::from(counter.read_unaligned()),
+        ];
+        assert_eq!(take_printed(), ["hello from an extension"]);
+        r
+    }
+}
+
+#[test]
+fn restore_gives_back_every_extension_as_it_was() {
+    let a = gcc("c/dep_a.c", FLAGS);
+    let b = gcc("c/dep_b.c", FLAGS);
+    let hello = gcc("c/hello.c", FLAGS);
+    let data = gcc("c/data.c", FLAGS);
+    // A persistent buffer in the low 2 GiB: its read-only sections are used in place, and
+    // its exports are read from its symbol table there, before and after the restore.
+    let data_buf = LowBuffer::new(&data.bytes).unwrap();
+    let mut arena = Arena::new(ARENA);
+    let mut slots = [Slot::EMPTY; 64];
+
+    let reg = Registry::new(
+        memory(&mut slots, arena.slice()).with_execute_in_place(false),
+        &HOST,
+    );
+    reg.load("A", BufLoader::temporary(&a.bytes)).unwrap();
+    reg.load("hello", BufLoader::temporary(&hello.bytes))
+        .unwrap();
+    reg.load("B", BufLoader::temporary(&b.bytes)).unwrap();
+    reg.load("data", BufLoader::persistent(data_buf.as_slice()))
+        .unwrap();
+    assert_eq!(reg.load("A", BufLoader::temporary(&a.bytes)).unwrap(), 1);
+    assert_eq!(
+        reg.load("data", BufLoader::persistent(data_buf.as_slice()))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        reg.with("data", |e| e.storage()).unwrap(),
+        Storage::Persistent
+    );
+    let results = calls(&reg);
+    assert_eq!(results[..2], [110, 11]);
+    let (before, stats) = seen(&reg);
+    let map_before = reg.with_memory(reservations);
+
+    let options = SaveOptions {
+        region_checksums: true,
+    };
+    let snap = reg.save_to_vec(options).unwrap();
+    // A buffer too small says how much is needed; a big enough one gets the same bytes.
+    let mut small = vec![0u8; 10];
+    assert_eq!(
+        reg.save(&mut small, options),
+        Err(Error::SnapshotTooSmall {
+            needed: snap.len() as u64,
+            given: 10
+        })
+    );
+    let mut big = vec![0u8; snap.len() + 5];
+    assert_eq!(reg.save(&mut big, options).unwrap(), snap.len());
+    assert_eq!(big[..snap.len()], snap[..]);
+    println!(
+        "snapshot: {} bytes for {} extensions ({} without region checksums)",
+        snap.len(),
+        reg.len(),
+        reg.save_to_vec(SaveOptions::default()).unwrap().len()
+    );
+
+    // Suspend: the registry (not used past this point, nor torn down) and the map's
+    // bookkeeping are gone; the arena's bytes stay.
+    slots.fill(Slot::EMPTY);
+
+    let mem = memory(&mut slots, arena.slice()).with_execute_in_place(false);
+    // SAFETY: the arena and the persistent buffer are untouched since the save, and the
+    // host exports are where they were.
+    let reg = unsafe { Registry::restore(mem, &HOST, &snap) }
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let (after, stats_after) = seen(&reg);
+    assert_eq!(after, before, "every extension is as it was");
+    assert_eq!(stats_after.regions, stats.regions);
+    assert_eq!(stats_after.padding, stats.padding);
+    assert_eq!(stats_after.metadata, stats.metadata);
+    assert_eq!(stats_after.allocations, stats.allocations);
+    // The map shows the same regions, owned by the same extensions (records may sit
+    // elsewhere).
+    let regions = |m: &[MapEntry]| -> Vec<MapEntry> {
+        m.iter()
+            .filter(|e| e.ty != RangeType::Metadata)
+            .copied()
+            .collect()
+    };
+    let map_after = reg.with_memory(reservations);
+    assert_eq!(regions(&map_after), regions(&map_before));
+    assert_eq!(calls(&reg), results, "calls give the same results");
+
+    // Dependencies hold: B writes A's data, A sees it; A cannot go before B.
+    // SAFETY: the signatures match dep_a.c and dep_b.c.
+    unsafe {
+        let b_set_a: extern "C" fn(i32) = reg.function("B", "b_set_a").unwrap();
+        let a_bump: extern "C" fn() -> i32 = reg.function("A", "a_bump").unwrap();
+        b_set_a(7);
+        assert_eq!(a_bump(), 8);
+    }
+    assert_eq!(reg.unload("A").unwrap(), 1);
+    assert!(matches!(reg.unload("A"), Err(Error::InUse { .. })));
+    assert_eq!(reg.unload("data").unwrap(), 1);
+    assert_eq!(reg.unload("data").unwrap(), 0);
+    assert_eq!(reg.unload("B").unwrap(), 0);
+    assert_eq!(reg.unload("hello").unwrap(), 0);
+    assert_eq!(reg.unload("A").unwrap(), 0);
+    assert_eq!(reg.heap_stats().total(), 0);
+    assert!(reg.with_memory(reservations).is_empty(), "the map is empty");
+
+    // Further loads work.
+    reg.load("hello", BufLoader::temporary(&hello.bytes))
+        .unwrap();
+    // SAFETY: the signature matches hello.c.
+    let f: extern "C" fn() -> i32 = unsafe { reg.function("hello", "hello") }.unwrap();
+    assert_eq!(f(), 23);
+    assert_eq!(take_printed(), ["hello from an extension"]);
+    assert_eq!(reg.unload("hello").unwrap(), 0);
+    assert_eq!(reg.heap_stats().total(), 0);
+}
+
+/// Load A and B (B depends on A) into a non-native `MapMemory` over `arena`, save, and
+/// drop the registry.
+fn small_snapshot(arena: &mut [MaybeUninit<u8>], options: SaveOptions) -> Vec<u8> {
+    let a = gcc("c/dep_a.c", FLAGS);
+    let b = gcc("c/dep_b.c", FLAGS);
+    let mut slots = [Slot::EMPTY; 32];
+    let reg = Registry::new(memory(&mut slots, arena).with_native(false), &HOST);
+    reg.load("A", BufLoader::temporary(&a.bytes)).unwrap();
+    reg.load("B", BufLoader::temporary(&b.bytes)).unwrap();
+    reg.save_to_vec(options).unwrap()
+}
+
+/// Restore must fail, and hand the memory back with no reservation left.
+fn refused<'a>(mem: MapMemory<'a>, snap: &[u8], what: &str) -> (Error, MapMemory<'a>) {
+    let stats = elfext::Memory::stats(&mem);
+    // SAFETY: the arena holds what was saved (and restore must refuse anyway).
+    match unsafe { Registry::restore(mem, &HOST, snap) } {
+        Ok(_) => panic!("{what}: restored"),
+        Err((e, mem)) => {
+            assert!(
+                reservations(&mem).is_empty(),
+                "{what}: {e}: reservations left"
+            );
+            assert_eq!(elfext::Memory::stats(&mem), stats, "{what}: {e}");
+            (e, mem)
+        }
+    }
+}
+
+#[test]
+fn every_truncation_and_bit_flip_is_refused() {
+    let mut arena = vec![MaybeUninit::uninit(); 256 << 10];
+    for region_checksums in [false, true] {
+        let snap = small_snapshot(&mut arena, SaveOptions { region_checksums });
+        let mut slots = [Slot::EMPTY; 32];
+        let mut mem = memory(&mut slots, &mut arena).with_native(false);
+        for len in 0..snap.len() {
+            mem = refused(mem, &snap[..len], &format!("truncated to {len}")).1;
+        }
+        for bit in 0..snap.len() * 8 {
+            let mut bad = snap.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            mem = refused(mem, &bad, &format!("bit {bit} flipped")).1;
+        }
+        // The memory handed back takes the good snapshot.
+        // SAFETY: the arena holds what was saved.
+        let reg = unsafe { Registry::restore(mem, &HOST, &snap) }
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(reg.len(), 2);
+        assert_eq!(reg.unload("B").unwrap(), 0);
+        assert_eq!(reg.unload("A").unwrap(), 0);
+        assert_eq!(reg.heap_stats().total(), 0);
+    }
+}
+
+/// Offset of the block address of extension `index` (names are one byte: "A", "B").
+fn block_addr_at(snap: &[u8], index: usize) -> usize {
+    let mut at = HEADER_LEN;
+    for i in 0..=index {
+        let name_len = u32::from_le_bytes(snap[at..at + 4].try_into().unwrap()) as usize;
+        let block = at + 4 + name_len + 2 + 4;
+        if i == index {
+            return block;
+        }
+        // Skip the fixed part, then dependencies and exports.
+        let mut p = block + 8 + 8 + 32 + 12 + 6 + 8;
+        let n = u32::from_le_bytes(snap[p..p + 4].try_into().unwrap()) as usize;
+        p += 4 + 4 * n;
+        let n = u32::from_le_bytes(snap[p..p + 4].try_into().unwrap()) as usize;
+        p += 4;
+        for _ in 0..n {
+            let len = u32::from_le_bytes(snap[p + 8..p + 12].try_into().unwrap()) as usize;
+            p += 12 + len;
+        }
+        at = p;
+    }
+    unreachable!()
+}
+
+fn with_block_addr(snap: &[u8], index: usize, addr: u64) -> Vec<u8> {
+    let mut s = snap.to_vec();
+    let at = block_addr_at(&s, index);
+    s[at..at + 8].copy_from_slice(&addr.to_le_bytes());
+    let total = s.len();
+    let crc = checksum(&s[..total - 4]);
+    s[total - 4..].copy_from_slice(&crc.to_le_bytes());
+    s
+}
+
+fn block_addr(snap: &[u8], index: usize) -> u64 {
+    let at = block_addr_at(snap, index);
+    u64::from_le_bytes(snap[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn blocks_outside_the_memory_or_overlapping_are_refused() {
+    let mut arena = vec![MaybeUninit::uninit(); 256 << 10];
+    let start = arena.as_ptr() as u64;
+    let end = start + arena.len() as u64;
+    let snap = small_snapshot(&mut arena, SaveOptions::default());
+    let (a, b) = (block_addr(&snap, 0), block_addr(&snap, 1));
+    assert!(a >= start && b < end);
+    let mut slots = [Slot::EMPTY; 32];
+    let mut mem = memory(&mut slots, &mut arena).with_native(false);
+
+    // Below and beyond the arena; the second case claims A first, then rolls it back.
+    for (index, addr) in [(0, start - 0x10_0000), (1, end), (1, end - 16)] {
+        let bad = with_block_addr(&snap, index, addr);
+        let (e, m) = refused(mem, &bad, &format!("extension {index} at {addr:#x}"));
+        assert!(
+            matches!(e, Error::OutsideMemory { .. }),
+            "extension {index} at {addr:#x}: {e}"
+        );
+        mem = m;
+    }
+    // Two blocks at the same place.
+    let bad = with_block_addr(&snap, 1, a);
+    let (e, m) = refused(mem, &bad, "overlap");
+    assert!(matches!(e, Error::SnapshotOverlap { .. }), "{e}");
+    mem = m;
+    // A block over a reservation of the application's own.
+    let own = mem
+        .reserve(&Request::new(RangeType::File, 64).at(b))
+        .unwrap();
+    // SAFETY: as in `refused` (which cannot be used: a reservation is expected to stay).
+    let (e, mut mem) = match unsafe { Registry::restore(mem, &HOST, &snap) } {
+        Ok(_) => panic!("restored over a reservation"),
+        Err(x) => x,
+    };
+    assert!(matches!(e, Error::MapOverlap { .. }), "{e}");
+    assert_eq!(
+        reservations(&mem),
+        [own],
+        "only the application's range is left"
+    );
+    mem.release(own.start).unwrap();
+    // A region changed since the save is caught by its checksum.
+    let snap = small_snapshot(
+        &mut arena,
+        SaveOptions {
+            region_checksums: true,
+        },
+    );
+    let a = block_addr(&snap, 0);
+    let off = (a - start) as usize;
+    arena[off] = MaybeUninit::new(!unsafe { arena[off].assume_init() });
+    let mem = memory(&mut slots, &mut arena).with_native(false);
+    let (e, _) = refused(mem, &snap, "changed region");
+    assert!(
+        matches!(
+            e,
+            Error::RegionChecksum {
+                kind: elfext::RegionKind::Text,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_memory_that_cannot_claim_blocks_says_so() {
+    let mut arena = vec![MaybeUninit::uninit(); 256 << 10];
+    let snap = small_snapshot(&mut arena, SaveOptions::default());
+    // SAFETY: restore refuses before touching anything.
+    match unsafe { Registry::restore(HostMemory::new(1 << 20).unwrap(), &HOST, &snap) } {
+        Ok(_) => panic!("restored into other granules"),
+        Err((e, mem)) => {
+            // HostMemory's granules are pages; the map's here are none.
+            assert!(matches!(e, Error::BadSnapshot { .. }), "{e}");
+            assert_eq!(elfext::Memory::stats(&mem).total(), 0);
+        }
+    }
+    let hello = gcc("c/hello.c", FLAGS);
+    let reg = Registry::new(HostMemory::new(1 << 20).unwrap(), &HOST);
+    reg.load("hello", BufLoader::temporary(&hello.bytes))
+        .unwrap();
+    let snap = reg.save_to_vec(SaveOptions::default()).unwrap();
+    // SAFETY: restore refuses before touching anything.
+    match unsafe { Registry::restore(HostMemory::new(1 << 20).unwrap(), &HOST, &snap) } {
+        Ok(_) => panic!("HostMemory cannot take blocks back"),
+        Err((e, mem)) => {
+            assert_eq!(e, Error::NoFixedBlocks);
+            assert_eq!(elfext::Memory::stats(&mem).total(), 0);
+        }
+    }
+    assert_eq!(reg.unload("hello").unwrap(), 0);
+    // An empty snapshot restores into any memory.
+    let empty = reg.save_to_vec(SaveOptions::default()).unwrap();
+    // SAFETY: an empty snapshot points to nothing.
+    let reg = unsafe { Registry::restore(HostMemory::new(1 << 20).unwrap(), &HOST, &empty) }
+        .map_err(|(e, _)| e)
+        .unwrap();
+    assert!(reg.is_empty());
+}
