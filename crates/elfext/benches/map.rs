@@ -191,25 +191,31 @@ fn fragmentation_table(n: u64) {
     println!();
 }
 
+/// A map of one huge bank with 2 × `live` reservations, every other one freed: `live`
+/// reservations and as many holes of random sizes (plus alignment gaps: up to 4 ranges
+/// per live one).
+fn populated<'s>(slots: &'s mut [Slot], live: usize, rng: &mut Rng) -> MemoryMap<'s> {
+    let mut map = MemoryMap::new(slots);
+    map.add_bank(0, 1 << 40, BankKind::Ram, "ram").unwrap();
+    let starts: Vec<u64> = (0..2 * live)
+        .map(|_| {
+            let r = Request::new(RangeType::Data, rng.ext_size()).align(ALIGN);
+            map.allocate(&r).unwrap().start
+        })
+        .collect();
+    for s in starts.iter().step_by(2) {
+        map.free(*s).unwrap();
+    }
+    map
+}
+
 fn bench_alloc_free(c: &mut Criterion) {
     let mut group = c.benchmark_group("map/alloc+free");
     group.throughput(Throughput::Elements(2));
     for live in [10usize, 1_000, 100_000] {
-        // 2 × live reservations, every other one freed: `live` reservations and as many
-        // holes of random sizes (plus alignment gaps: up to 4 ranges per live one).
         let mut slots = vec![Slot::EMPTY; 4 * live + 8];
-        let mut map = MemoryMap::new(&mut slots);
-        map.add_bank(0, 1 << 40, BankKind::Ram, "ram").unwrap();
         let mut rng = Rng(42);
-        let starts: Vec<u64> = (0..2 * live)
-            .map(|_| {
-                let r = Request::new(RangeType::Data, rng.ext_size()).align(ALIGN);
-                map.allocate(&r).unwrap().start
-            })
-            .collect();
-        for s in starts.iter().step_by(2) {
-            map.free(*s).unwrap();
-        }
+        let mut map = populated(&mut slots, live, &mut rng);
         for (name, top) in [("bottom-up", false), ("top-down", true)] {
             group.bench_function(BenchmarkId::new(name, live), |b| {
                 b.iter(|| {
@@ -226,7 +232,68 @@ fn bench_alloc_free(c: &mut Criterion) {
     group.finish();
 }
 
+/// `MAP_BENCH_ONLY=top|bottom|tlsf`: only that allocator's load/unload cycles
+/// (`MAP_BENCH_CYCLES` of them, default 1 000 000), for `perf stat` / `perf record`.
+fn only(which: &str) {
+    let n = std::env::var("MAP_BENCH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let mut slots = vec![Slot::EMPTY; 4 * LIVE + 8];
+    let mut arena = Vec::new();
+    let f = match which {
+        "tlsf" => {
+            arena.resize(ARENA as usize + 64, MaybeUninit::<u8>::uninit());
+            let mut tlsf = Tlsf::new();
+            tlsf.insert_free_block(&mut arena);
+            cycles(&mut Tl(tlsf), n)
+        }
+        _ => {
+            let mut map = MemoryMap::new(&mut slots);
+            map.add_bank(0x1000_0000, ARENA, BankKind::Ram, "ram")
+                .unwrap();
+            let top = which == "top";
+            cycles(&mut Map { map, top }, n)
+        }
+    };
+    println!(
+        "{which}: {n} cycles, mean ratio {:.3}, {:.0} ns/cycle",
+        f.mean,
+        f.secs * 1e9 / n as f64
+    );
+}
+
+/// `MAP_BENCH_PAIRS=<live>:<top|bottom>`: only `MAP_BENCH_CYCLES` allocate+free pairs of
+/// the criterion benchmark at `live` reservations, for `perf stat`.
+fn only_pairs(spec: &str) {
+    let n: u64 = std::env::var("MAP_BENCH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let (live, top) = spec.split_once(':').unwrap_or((spec, "bottom"));
+    let live: usize = live.parse().unwrap();
+    let (mut slots, mut rng) = (vec![Slot::EMPTY; 4 * live + 8], Rng(42));
+    let mut map = populated(&mut slots, live, &mut rng);
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut r = Request::new(RangeType::Text, rng.ext_size()).align(ALIGN);
+        if top == "top" {
+            r = r.top_down();
+        }
+        let e = map.allocate(black_box(&r)).unwrap();
+        map.free(black_box(e.start)).unwrap();
+    }
+    let ns = start.elapsed().as_secs_f64() * 1e9 / n as f64;
+    println!("{live} live, {top}: {n} pairs, {ns:.0} ns/pair");
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("MAP_BENCH_PAIRS") {
+        return only_pairs(&spec);
+    }
+    if let Ok(which) = std::env::var("MAP_BENCH_ONLY") {
+        return only(&which);
+    }
     let test = std::env::args().any(|a| a == "--test");
     fragmentation_table(if test { 10_000 } else { 1_000_000 });
     let mut c = Criterion::default()

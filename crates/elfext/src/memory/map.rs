@@ -15,6 +15,14 @@
 //! neighbours only. Running out of slots is [`Error::MapFull`], checked before anything
 //! changes.
 //!
+//! Nodes carry parent links, so nothing recurses over the tree: the searches walk back up
+//! by parent links instead of returning from calls, an allocation carves the free range
+//! its search found in place (one new node for each rest, attached next to it and rotated
+//! up), a free grows a free neighbour or turns the reservation into a free range in place
+//! and unlinks at most two nodes, and the largest-free augmentation is recomputed upwards
+//! from each change only until it stops changing. [`iter`](MemoryMap::iter) follows the
+//! in-order links, O(1) amortized per step.
+//!
 //! Every change bumps the map's [`key`](MemoryMap::key) and is reported to the
 //! [`MapObserver`]s subscribed to the map.
 
@@ -324,14 +332,18 @@ impl<F: Fn(&Change)> MapObserver for F {
 }
 
 /// Bookkeeping for one range of a map (opaque; give the map a slice of them).
+///
+/// `repr(C)` keeps what a search reads (start, children, end, augmentation) in the first
+/// 40 bytes and the owner, read only when a range is exported, at the end.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct Slot {
     start: u64,
+    left: u32,
+    right: u32,
     end: u64,
     /// Largest free length in the subtree rooted here.
     max_free: u64,
-    left: u32,
-    right: u32,
     /// Parent in the treap (`NIL` at the root): lets updates walk up instead of recursing
     /// down, and gives in-order neighbours and iteration without a search from the root.
     parent: u32,
@@ -609,8 +621,8 @@ impl<'a> MemoryMap<'a> {
                 }
                 Some((addr, NIL))
             }
-            Place::BottomUp => self.lowest(self.root, &fit),
-            Place::TopDown => self.highest(self.root, &fit),
+            Place::BottomUp => self.lowest(&fit),
+            Place::TopDown => self.highest(&fit),
         };
         let (start, node) = found.ok_or_else(|| no_space(req, &fit))?;
         self.place(start, fit.size, req, node)
@@ -658,7 +670,7 @@ impl<'a> MemoryMap<'a> {
                 // The free neighbour grows down over the tail: no node moves.
                 self.slots[n as usize].end = new_end;
                 self.slots[m as usize].start = new_end;
-                self.fix_up(m);
+                self.fix_up_grow(m);
             }
             None => {
                 let m = self.take_slot()?;
@@ -682,18 +694,16 @@ impl<'a> MemoryMap<'a> {
             p.ty == RangeType::Free && p.bank == old.bank && p.end == start
         })
         .then_some(prev);
-        let mut end = old.end;
-        if let Some(m) = self.free_after(n) {
-            end = self.slots[m as usize].end;
-            self.delete(m);
-            self.release(m);
-        }
+        let next = self.free_after(n);
+        let end = next.map_or(old.end, |m| self.slots[m as usize].end);
+        // The free range that stays grows first (the augmentation only rises, up to where
+        // it is already as large); the nodes removed after it then fix little.
         match prev {
             Some(p) => {
+                self.slots[p as usize].end = end;
+                self.fix_up_grow(p);
                 self.delete(n);
                 self.release(n);
-                self.slots[p as usize].end = end;
-                self.fix_up(p);
             }
             None => {
                 let s = &mut self.slots[n as usize];
@@ -701,8 +711,12 @@ impl<'a> MemoryMap<'a> {
                 s.ty = RangeType::Free;
                 s.flags = RangeFlags::NONE;
                 s.owner = Name::EMPTY;
-                self.fix_up(n);
+                self.fix_up_grow(n);
             }
+        }
+        if let Some(m) = next {
+            self.delete(m);
+            self.release(m);
         }
         self.changed(ChangeKind::Freed, &old);
         Ok(old)
@@ -796,21 +810,16 @@ impl<'a> MemoryMap<'a> {
         if needed > self.spare() {
             return Err(self.full());
         }
+        // New nodes go in first, while `f` still covers them: their lengths are below its
+        // length, so their insertion stops fixing the augmentation at `f` at the latest,
+        // and the path above `f` is fixed once, when `f` shrinks.
         let n = if fstart < start {
-            self.slots[f as usize].end = start;
-            self.fix_up(f);
             let n = self.take_slot()?;
             self.set(n, start, end, req.ty, req.flags, bank);
             self.slots[n as usize].owner = req.owner;
             self.insert_after(n, f);
             n
         } else {
-            let s = &mut self.slots[f as usize];
-            s.end = end;
-            s.ty = req.ty;
-            s.flags = req.flags;
-            s.owner = req.owner;
-            self.fix_up(f);
             f
         };
         if end < fend {
@@ -818,6 +827,16 @@ impl<'a> MemoryMap<'a> {
             self.set(m, end, fend, RangeType::Free, RangeFlags::NONE, bank);
             self.insert_after(m, n);
         }
+        let s = &mut self.slots[f as usize];
+        if n == f {
+            s.end = end;
+            s.ty = req.ty;
+            s.flags = req.flags;
+            s.owner = req.owner;
+        } else {
+            s.end = start;
+        }
+        self.fix_up(f);
         let entry = self.slots[n as usize].entry();
         self.changed(ChangeKind::Reserved, &entry);
         Ok(entry)
@@ -916,13 +935,22 @@ impl<'a> MemoryMap<'a> {
         }
     }
 
+    /// The reservation starting exactly at `start` (the search stops at that node).
     fn reserved_at(&self, start: u64) -> Result<u32> {
-        self.containing(start)
-            .filter(|&n| {
-                let s = &self.slots[n as usize];
-                s.start == start && s.ty != RangeType::Free
-            })
-            .ok_or(Error::MapNotReserved { addr: start })
+        let mut t = self.root;
+        while t != NIL {
+            let s = &self.slots[t as usize];
+            if start < s.start {
+                t = s.left;
+            } else if start > s.start {
+                t = s.right;
+            } else if s.ty != RangeType::Free {
+                return Ok(t);
+            } else {
+                break;
+            }
+        }
+        Err(Error::MapNotReserved { addr: start })
     }
 
     /// The free range right after `n` in the same bank, if any.
@@ -952,48 +980,133 @@ impl<'a> MemoryMap<'a> {
 
     // --- searches -------------------------------------------------------------------
 
-    /// The lowest fitting address and the free range holding it.
-    fn lowest(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
-        if self.max_free(t) < q.size {
-            return None;
-        }
-        let n = &self.slots[t as usize];
-        if n.start >= q.hi {
-            return self.lowest(n.left, q);
-        }
-        if n.end <= q.lo {
-            return self.lowest(n.right, q);
-        }
-        self.lowest(n.left, q)
-            .or_else(|| {
-                (n.ty == RangeType::Free)
-                    .then(|| q.lowest_in(n.start, n.end))
-                    .flatten()
-                    .map(|a| (a, t))
-            })
-            .or_else(|| self.lowest(n.right, q))
+    fn viable(&self, t: u32, q: &Fit) -> bool {
+        t != NIL && self.slots[t as usize].max_free >= q.size
     }
 
-    /// The highest fitting address and the free range holding it.
-    fn highest(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
-        if self.max_free(t) < q.size {
+    /// The lowest fitting address and the free range holding it: an in-order walk that
+    /// skips subtrees without a long enough free range and parts outside the window.
+    /// Iterative: a failed subtree climbs back by parent links to the nearest ancestor
+    /// whose own range and right subtree are still to be tried.
+    fn lowest(&self, q: &Fit) -> Option<(u64, u32)> {
+        let mut t = self.root;
+        if !self.viable(t, q) {
             return None;
         }
+        'descend: loop {
+            let n = &self.slots[t as usize];
+            if n.start >= q.hi {
+                // This range and everything right of it are above the window.
+                if self.viable(n.left, q) {
+                    t = n.left;
+                    continue;
+                }
+            } else if n.end <= q.lo {
+                // This range and everything left of it are below the window.
+                if self.viable(n.right, q) {
+                    t = n.right;
+                    continue;
+                }
+            } else {
+                if self.viable(n.left, q) {
+                    t = n.left;
+                    continue;
+                }
+                if let Some(a) = self.lowest_at(t, q) {
+                    return Some(a);
+                }
+                if self.viable(n.right, q) {
+                    t = n.right;
+                    continue;
+                }
+            }
+            // Nothing in the subtree of `t`: go back up.
+            loop {
+                let c = t;
+                t = self.slots[c as usize].parent;
+                if t == NIL {
+                    return None;
+                }
+                let a = &self.slots[t as usize];
+                if a.left == c && a.start < q.hi {
+                    if let Some(x) = self.lowest_at(t, q) {
+                        return Some(x);
+                    }
+                    if self.viable(a.right, q) {
+                        t = a.right;
+                        continue 'descend;
+                    }
+                }
+            }
+        }
+    }
+
+    fn lowest_at(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
         let n = &self.slots[t as usize];
-        if n.start >= q.hi {
-            return self.highest(n.left, q);
+        if n.ty != RangeType::Free {
+            return None;
         }
-        if n.end <= q.lo {
-            return self.highest(n.right, q);
+        q.lowest_in(n.start, n.end).map(|a| (a, t))
+    }
+
+    /// The highest fitting address and the free range holding it (the mirror of
+    /// [`lowest`](Self::lowest)).
+    fn highest(&self, q: &Fit) -> Option<(u64, u32)> {
+        let mut t = self.root;
+        if !self.viable(t, q) {
+            return None;
         }
-        self.highest(n.right, q)
-            .or_else(|| {
-                (n.ty == RangeType::Free)
-                    .then(|| q.highest_in(n.start, n.end))
-                    .flatten()
-                    .map(|a| (a, t))
-            })
-            .or_else(|| self.highest(n.left, q))
+        'descend: loop {
+            let n = &self.slots[t as usize];
+            if n.start >= q.hi {
+                if self.viable(n.left, q) {
+                    t = n.left;
+                    continue;
+                }
+            } else if n.end <= q.lo {
+                if self.viable(n.right, q) {
+                    t = n.right;
+                    continue;
+                }
+            } else {
+                if self.viable(n.right, q) {
+                    t = n.right;
+                    continue;
+                }
+                if let Some(a) = self.highest_at(t, q) {
+                    return Some(a);
+                }
+                if self.viable(n.left, q) {
+                    t = n.left;
+                    continue;
+                }
+            }
+            loop {
+                let c = t;
+                t = self.slots[c as usize].parent;
+                if t == NIL {
+                    return None;
+                }
+                let a = &self.slots[t as usize];
+                if a.right == c && a.end > q.lo {
+                    if let Some(x) = self.highest_at(t, q) {
+                        return Some(x);
+                    }
+                    if self.viable(a.left, q) {
+                        t = a.left;
+                        continue 'descend;
+                    }
+                }
+            }
+        }
+    }
+
+    fn highest_at(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
+        let n = &self.slots[t as usize];
+        if n.ty != RangeType::Free {
+            return None;
+        }
+        q.highest_in(n.start, n.end).map(|a| (a, t))
     }
 
     /// Branch and bound over subtrees whose largest free range could beat `best`.
@@ -1059,6 +1172,19 @@ impl<'a> MemoryMap<'a> {
             if s.max_free == old {
                 break;
             }
+            t = s.parent;
+        }
+    }
+
+    /// Fix the augmentation after the free range `t` grew (or a range became free).
+    fn fix_up_grow(&mut self, mut t: u32) {
+        let len = self.slots[t as usize].free_len();
+        while t != NIL {
+            let s = &mut self.slots[t as usize];
+            if s.max_free >= len {
+                break;
+            }
+            s.max_free = len;
             t = s.parent;
         }
     }
@@ -1192,8 +1318,9 @@ impl<'a> MemoryMap<'a> {
         }
     }
 
-    /// Rotate `x` above its parent, keeping the order and the augmentation of both.
-    fn rotate_up(&mut self, x: u32) {
+    /// Rotate `x` above its parent, keeping the order; the augmentation of both is left
+    /// to the caller.
+    fn rotate_up(&mut self, x: u32) -> u32 {
         let p = self.slots[x as usize].parent;
         let g = self.slots[p as usize].parent;
         if self.slots[p as usize].left == x {
@@ -1213,8 +1340,7 @@ impl<'a> MemoryMap<'a> {
         }
         self.slots[p as usize].parent = x;
         self.replace_child(g, p, x);
-        self.pull(p);
-        self.pull(x);
+        p
     }
 
     /// Hang the detached node `n` below `p` (on the left if `left`), rotate it up to its
@@ -1229,12 +1355,20 @@ impl<'a> MemoryMap<'a> {
             self.slots[p as usize].right = n;
         }
         let prio = self.slots[n as usize].prio;
+        let mut rotated = false;
         loop {
             let p = self.slots[n as usize].parent;
             if p == NIL || self.slots[p as usize].prio >= prio {
                 break;
             }
-            self.rotate_up(n);
+            // `p` takes a child of `n` and goes under it: its value is final. Nobody reads
+            // the value of `n` before its last rotation, so it is computed once, after.
+            let p = self.rotate_up(n);
+            self.pull(p);
+            rotated = true;
+        }
+        if rotated {
+            self.pull(n);
         }
         self.fix_up(self.slots[n as usize].parent);
     }
@@ -1276,7 +1410,11 @@ impl<'a> MemoryMap<'a> {
             } else {
                 r
             };
+            // Keep every value right for the tree that still holds `n`, so that fixing
+            // up after the splice may stop early.
             self.rotate_up(c);
+            self.pull(n);
+            self.pull(c);
         }
         let s = &self.slots[n as usize];
         let child = if s.left != NIL { s.left } else { s.right };
