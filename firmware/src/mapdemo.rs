@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use alloc::format;
 use alloc::vec::Vec;
 use elfext::memory::map::{BankKind, RangeFlags, Request, Slot};
-use elfext::{BufLoader, MapMemory, MemoryMap, RangeType, Registry};
+use elfext::{BufLoader, MapMemory, MemoryMap, RangeType, Registry, SaveOptions};
 use semihosting::println;
 
 use crate::exports::FIRMWARE;
@@ -18,8 +18,9 @@ const ARENA_BYTES: usize = 256 * 1024;
 #[link_section = ".ext_arena.map"]
 static mut ARENA: [MaybeUninit<u8>; ARENA_BYTES] = [MaybeUninit::uninit(); ARENA_BYTES];
 
-/// Bookkeeping of the map: one slot per range.
+/// Bookkeeping of the map: one slot per range (a second set for the map rebuilt on resume).
 static mut SLOTS: [Slot; 64] = [Slot::EMPTY; 64];
+static mut RESUMED_SLOTS: [Slot; 64] = [Slot::EMPTY; 64];
 
 /// Print the map: every range in address order.
 fn print_map(mem: &MapMemory<'_>) {
@@ -106,12 +107,16 @@ pub fn run(checks: &mut Checks) {
     );
 
     let reg = Registry::new(mem, &FIRMWARE);
+    let t = board::cycles();
     let a = reg.load("dep_a", BufLoader::writable(received));
-    checks.ok("map: dep_a linked in place in the received file", a);
     let b = reg.load("dep_b", BufLoader::persistent(object!("dep_b").bytes));
-    checks.ok("map: dep_b (persistent) linked against dep_a", b);
     let h = reg.load("hello", BufLoader::persistent(object!("hello").bytes));
+    let l = reg.load("libc", BufLoader::persistent(object!("libc").bytes));
+    let load_cycles = board::elapsed(t, board::cycles());
+    checks.ok("map: dep_a linked in place in the received file", a);
+    checks.ok("map: dep_b (persistent) linked against dep_a", b);
     checks.ok("map: hello (persistent)", h);
+    checks.ok("map: libc (persistent)", l);
     // SAFETY: C signatures of the symbols asked for.
     let calls = unsafe {
         (
@@ -143,7 +148,11 @@ pub fn run(checks: &mut Checks) {
             format!("{mine:?} vs sizes {sizes:?}"),
         );
     }
-    for name in ["hello", "dep_b", "dep_a"] {
+    let Some(reg) = suspend_and_resume(checks, reg, big.start, obj.bytes.len() as u64, load_cycles)
+    else {
+        return;
+    };
+    for name in ["libc", "hello", "dep_b", "dep_a"] {
         let r = reg.unload(name);
         checks.eq(format_args!("map: unload {name}"), r.ok(), Some(0));
     }
@@ -162,4 +171,161 @@ pub fn run(checks: &mut Checks) {
         format!("{left:?}"),
     );
     reg.with_memory(print_map);
+}
+
+/// Save the registry, lose it (as across a suspend that keeps RAM), rebuild the map as the
+/// application would on resume, restore, and check nothing changed: calls, use counts,
+/// dependencies and the map's reservations.
+fn suspend_and_resume(
+    checks: &mut Checks,
+    reg: Registry<'static, MapMemory<'static>>,
+    file: u64,
+    file_len: u64,
+    load_cycles: u32,
+) -> Option<Registry<'static, MapMemory<'static>>> {
+    let mut snapshot = [0u8; 1024];
+    let t = board::cycles();
+    let saved = reg.save(
+        &mut snapshot,
+        SaveOptions {
+            region_checksums: false,
+        },
+    );
+    let save_cycles = board::elapsed(t, board::cycles());
+    let n = checks.ok("snapshot: saved", saved)?;
+    let snapshot = &snapshot[..n];
+    let before: Vec<_> =
+        reg.with_memory(|m| m.map().iter().filter(|e| e.ty != RangeType::Free).collect());
+    let uses = ["dep_a", "dep_b", "hello", "libc"].map(|x| reg.with(x, |e| e.use_count()).ok());
+    let arena = reg.with_memory(|m| {
+        m.map()
+            .banks()
+            .find(|b| b.kind == BankKind::Ram)
+            .map(|b| (b.start, b.end))
+    });
+    // Suspend: the registry and the map are gone; the arena's contents stay.
+    drop(reg);
+    let (arena_start, arena_end) = arena?;
+
+    // Resume: a fresh map over the same arena, the application's own ranges again.
+    // SAFETY: the registry that used ARENA is gone; this is the only reference now.
+    let (arena, slots) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(ARENA),
+            &mut *core::ptr::addr_of_mut!(RESUMED_SLOTS),
+        )
+    };
+    let mut mem = MapMemory::new(MemoryMap::new(slots), arena, "extension RAM").ok()?;
+    let (flash_start, flash_end) = board::flash();
+    let own = mem
+        .add_bank(
+            flash_start,
+            flash_end - flash_start,
+            BankKind::Flash,
+            "flash",
+        )
+        .and_then(|_| {
+            mem.reserve(
+                &Request::new(RangeType::Firmware, flash_end - flash_start)
+                    .at(flash_start)
+                    .flags(RangeFlags::NO_OVERWRITE)
+                    .owner("firmware"),
+            )
+        })
+        .and_then(|_| {
+            mem.reserve(
+                &Request::new(RangeType::File, file_len)
+                    .at(file)
+                    .owner("upload"),
+            )
+        });
+    checks.ok("snapshot: the application's own ranges reserved again", own);
+
+    // A corrupted snapshot is refused and the memory comes back untouched.
+    let mut bad = [0u8; 1024];
+    bad[..snapshot.len()].copy_from_slice(snapshot);
+    bad[snapshot.len() / 2] ^= 0x10;
+    // SAFETY: the regions are where the snapshot says (RAM was kept); the buffers of dep_a
+    // (the received file) and of the persistent objects (flash) are still in place.
+    let refused = unsafe { Registry::restore(mem, &FIRMWARE, &bad[..snapshot.len()]) };
+    let mem = match refused {
+        Ok(_) => {
+            checks.check(
+                "snapshot: a flipped bit is refused",
+                false,
+                "restored anyway",
+            );
+            return None;
+        }
+        Err((e, mem)) => {
+            checks.check("snapshot: a flipped bit is refused", true, "");
+            println!("  error: {e}");
+            mem
+        }
+    };
+    let t = board::cycles();
+    // SAFETY: as above.
+    let restored = unsafe { Registry::restore(mem, &FIRMWARE, snapshot) };
+    let restore_cycles = board::elapsed(t, board::cycles());
+    let reg = match restored {
+        Ok(r) => r,
+        Err((e, _)) => {
+            checks.check("snapshot: restored", false, e);
+            return None;
+        }
+    };
+    checks.check("snapshot: restored", true, "");
+    println!(
+        "  snapshot of 4 extensions: {n} bytes, saved in {save_cycles} cycles; restore {restore_cycles} cycles against {load_cycles} to load and link them ({}x); arena {arena_start:#x}..{arena_end:#x}",
+        load_cycles / restore_cycles.max(1)
+    );
+    let after: Vec<_> = reg.with_memory(|m| {
+        m.map()
+            .iter()
+            .filter(|e| e.ty != RangeType::Free && e.ty != RangeType::Metadata)
+            .collect()
+    });
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|e| e.ty != RangeType::Metadata)
+        .collect();
+    checks.eq(
+        "snapshot: every region reservation as before",
+        after,
+        before,
+    );
+    let uses_after =
+        ["dep_a", "dep_b", "hello", "libc"].map(|x| reg.with(x, |e| e.use_count()).ok());
+    checks.eq("snapshot: use counts as before", uses_after, uses);
+    let deps: Vec<_> = reg
+        .with("dep_b", |e| {
+            e.dependencies().map(alloc::string::String::from).collect()
+        })
+        .unwrap_or_default();
+    checks.eq(
+        "snapshot: dep_b still depends on dep_a",
+        deps,
+        ["dep_a".into()].to_vec(),
+    );
+    // SAFETY: C signatures of the symbols asked for.
+    let calls = unsafe {
+        (
+            reg.function::<IntFn1>("dep_b", "b_compute"),
+            reg.function::<IntFn0>("hello", "hello"),
+        )
+    };
+    if let (Ok(compute), Ok(hello)) = calls {
+        checks.eq(
+            "snapshot: calls give what they gave before",
+            (compute(3), hello()),
+            (106, 23),
+        );
+    }
+    let refused = reg.unload("dep_a");
+    checks.check(
+        "snapshot: dep_a still cannot go while dep_b uses it",
+        refused.is_err(),
+        format!("{refused:?}"),
+    );
+    Some(reg)
 }
