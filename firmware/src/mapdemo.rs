@@ -204,7 +204,9 @@ fn suspend_and_resume(
             .map(|b| (b.start, b.end))
     });
     // Suspend: the registry and the map are gone; the arena's contents stay.
-    drop(reg);
+    {
+        let _lost = reg;
+    }
     let (arena_start, arena_end) = arena?;
 
     // Resume: a fresh map over the same arena, the application's own ranges again.
