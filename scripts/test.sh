@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+# Every test run's output, for the closing count.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 
 step "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -61,17 +64,20 @@ for target in thumbv7em-none-eabi riscv32imac-unknown-none-elf; do
     cargo build -p elfext --target "$target" --no-default-features
 done
 
+step "the core's unit tests and the memory map's model tests without std and default features"
+cargo test -p elfext --no-default-features --lib --test memory_map 2>&1 | tee -a "$log"
+
 step "benchmarks compile and run once"
 cargo bench -p elfext --features std --bench load -- --test
 cargo bench -p elfext --features std --bench arch -- --test
+cargo bench -p elfext --features std --bench map -- --test
+cargo bench -p elfext --features std --bench snapshot -- --test
 
 step "tests"
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
 # As root every tool was installed above: a firmware test that finds one missing fails
 # instead of skipping.
 if [ "$(id -u)" = 0 ]; then export ELFEXT_REQUIRE_QEMU=1; fi
-cargo test --workspace --features elfext/std 2>&1 | tee "$log"
+cargo test --workspace --features elfext/std 2>&1 | tee -a "$log"
 # One closing line for the whole suite, summed over every test binary and doc-test run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\nall tests: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0) }' "$log"
