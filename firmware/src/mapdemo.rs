@@ -38,6 +38,18 @@ fn print_map(mem: &MapMemory<'_>) {
     }
 }
 
+/// Tell the map about the flash and reserve all of it for the firmware, no-overwrite.
+fn reserve_flash(mem: &mut MapMemory<'_>) -> elfext::Result<elfext::MapEntry> {
+    let (start, end) = board::flash();
+    mem.add_bank(start, end - start, BankKind::Flash, "flash")?;
+    mem.reserve(
+        &Request::new(RangeType::Firmware, end - start)
+            .at(start)
+            .flags(RangeFlags::NO_OVERWRITE)
+            .owner("firmware"),
+    )
+}
+
 pub fn run(checks: &mut Checks) {
     println!("-- memory map");
     // SAFETY: the only references ever made to these statics, made once.
@@ -53,22 +65,8 @@ pub fn run(checks: &mut Checks) {
         Err(e) => return checks.check("map: set up", false, e),
     };
     // The firmware's flash, known to the map and protected from any reservation.
-    let (flash_start, flash_end) = board::flash();
-    let flash = mem
-        .add_bank(
-            flash_start,
-            flash_end - flash_start,
-            BankKind::Flash,
-            "flash",
-        )
-        .and_then(|_| {
-            mem.reserve(
-                &Request::new(RangeType::Firmware, flash_end - flash_start)
-                    .at(flash_start)
-                    .flags(RangeFlags::NO_OVERWRITE)
-                    .owner("firmware"),
-            )
-        });
+    let flash_start = board::flash().0;
+    let flash = reserve_flash(&mut mem);
     checks.ok("map: flash reserved for the firmware, no-overwrite", flash);
     let over = mem.reserve(&Request::new(RangeType::File, 64).at(flash_start + 0x100));
     let named = over
@@ -218,29 +216,13 @@ fn suspend_and_resume(
         )
     };
     let mut mem = MapMemory::new(MemoryMap::new(slots), arena, "extension RAM").ok()?;
-    let (flash_start, flash_end) = board::flash();
-    let own = mem
-        .add_bank(
-            flash_start,
-            flash_end - flash_start,
-            BankKind::Flash,
-            "flash",
+    let own = reserve_flash(&mut mem).and_then(|_| {
+        mem.reserve(
+            &Request::new(RangeType::File, file_len)
+                .at(file)
+                .owner("upload"),
         )
-        .and_then(|_| {
-            mem.reserve(
-                &Request::new(RangeType::Firmware, flash_end - flash_start)
-                    .at(flash_start)
-                    .flags(RangeFlags::NO_OVERWRITE)
-                    .owner("firmware"),
-            )
-        })
-        .and_then(|_| {
-            mem.reserve(
-                &Request::new(RangeType::File, file_len)
-                    .at(file)
-                    .owner("upload"),
-            )
-        });
+    });
     checks.ok("snapshot: the application's own ranges reserved again", own);
 
     // A corrupted snapshot is refused and the memory comes back untouched.

@@ -27,6 +27,13 @@ fn exports(near: u64) -> ExportMap {
     e
 }
 
+/// Extensions allocated from `map` over `arena`, linked but not run.
+fn mapped<'a>(map: MemoryMap<'a>, arena: &'a mut [MaybeUninit<u8>]) -> MapMemory<'a> {
+    MapMemory::new(map, arena, "ext heap")
+        .unwrap()
+        .with_native(false)
+}
+
 fn reservations(mem: &MapMemory<'_>) -> Vec<MapEntry> {
     mem.map()
         .iter()
@@ -46,9 +53,7 @@ fn the_map_shows_each_extension_by_region_type_and_name() {
     let mut slots = [Slot::EMPTY; 64];
     let mut arena = vec![MaybeUninit::uninit(); 256 << 10];
     let base = arena.as_ptr() as u64;
-    let mem = MapMemory::new(MemoryMap::new(&mut slots), &mut arena, "ext heap")
-        .unwrap()
-        .with_native(false);
+    let mem = mapped(MemoryMap::new(&mut slots), &mut arena);
     let exports = exports(base);
     let reg = Registry::new(mem, &exports);
     let data = gcc("c/data.c", FLAGS);
@@ -121,9 +126,7 @@ fn a_failed_load_leaves_the_reservations_as_they_were() {
     let mut slots = [Slot::EMPTY; 32];
     let mut arena = vec![MaybeUninit::uninit(); 64 << 10];
     let base = arena.as_ptr() as u64;
-    let mem = MapMemory::new(MemoryMap::new(&mut slots), &mut arena, "ext heap")
-        .unwrap()
-        .with_native(false);
+    let mem = mapped(MemoryMap::new(&mut slots), &mut arena);
     let exports = exports(base);
     let reg = Registry::new(mem, &exports);
     let hello = gcc("c/hello.c", FLAGS);
@@ -152,9 +155,7 @@ fn running_out_of_map_slots_is_an_error_that_changes_nothing() {
     let mut slots = [Slot::EMPTY; 4];
     let mut arena = vec![MaybeUninit::uninit(); 64 << 10];
     let base = arena.as_ptr() as u64;
-    let mem = MapMemory::new(MemoryMap::new(&mut slots), &mut arena, "ext heap")
-        .unwrap()
-        .with_native(false);
+    let mem = mapped(MemoryMap::new(&mut slots), &mut arena);
     let exports = exports(base);
     let reg = Registry::new(mem, &exports);
     let data = gcc("c/data.c", FLAGS);
@@ -169,9 +170,7 @@ fn application_reservations_live_beside_extensions() {
     let mut slots = [Slot::EMPTY; 64];
     let mut arena = vec![MaybeUninit::uninit(); 128 << 10];
     let base = arena.as_ptr() as u64;
-    let mut mem = MapMemory::new(MemoryMap::new(&mut slots), &mut arena, "ext heap")
-        .unwrap()
-        .with_native(false);
+    let mut mem = mapped(MemoryMap::new(&mut slots), &mut arena);
     // A received file of unknown size: reserve all there is, then shrink.
     let file = mem
         .reserve_max(&Request::new(RangeType::File, 1).top_down().owner("upload"))
@@ -210,9 +209,7 @@ fn map_granules_shape_the_regions() {
     let mut arena = vec![MaybeUninit::uninit(); 256 << 10];
     let base = arena.as_ptr() as u64;
     let map = MemoryMap::new(&mut slots).with_granules(Granules::MPU32);
-    let mem = MapMemory::new(map, &mut arena, "ext heap")
-        .unwrap()
-        .with_native(false);
+    let mem = mapped(map, &mut arena);
     let exports = exports(base);
     let reg = Registry::new(mem, &exports);
     let data = gcc("c/data.c", FLAGS);

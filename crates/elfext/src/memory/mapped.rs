@@ -79,24 +79,14 @@ impl<'a> MapMemory<'a> {
     /// Reserve a range of the application's own (a loaded file, a device buffer, the
     /// firmware) anywhere in the map. Extension and metadata types are the loader's.
     pub fn reserve(&mut self, req: &Request) -> Result<MapEntry> {
-        if is_loader_type(req.ty) {
-            return Err(Error::MapBadRequest {
-                problem: "extension regions and metadata are reserved by the loader",
-                value: req.ty as u64,
-            });
-        }
+        check_app_type(req)?;
         self.map.allocate(req)
     }
 
     /// Reserve the largest block `req` allows (at least `req.size` bytes), for a file of
     /// unknown size; [`shrink`](Self::shrink) it once the size is known.
     pub fn reserve_max(&mut self, req: &Request) -> Result<MapEntry> {
-        if is_loader_type(req.ty) {
-            return Err(Error::MapBadRequest {
-                problem: "extension regions and metadata are reserved by the loader",
-                value: req.ty as u64,
-            });
-        }
+        check_app_type(req)?;
         self.map.allocate_max(req)
     }
 
@@ -163,6 +153,17 @@ impl<'a> MapMemory<'a> {
             }
         }
     }
+}
+
+/// Refuse a request of the application's for a type the loader reserves.
+fn check_app_type(req: &Request) -> Result<()> {
+    if is_loader_type(req.ty) {
+        return Err(Error::MapBadRequest {
+            problem: "extension regions and metadata are reserved by the loader",
+            value: req.ty as u64,
+        });
+    }
+    Ok(())
 }
 
 fn is_loader_type(ty: RangeType) -> bool {
