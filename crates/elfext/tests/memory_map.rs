@@ -383,8 +383,18 @@ fn run(ops: &[Op], capacity: usize) -> Result<(), TestCaseError> {
                                 (e.start, e.end, e.ty, e.flags, e.owner),
                                 (r.start, r.end, r.ty, r.flags, r.owner)
                             );
-                            prop_assert_eq!(e.start % align, 0);
-                            prop_assert!(e.start >= min && e.end - 1 <= max);
+                            // The requested range lies in the window; a merge may extend
+                            // the reservation it returns over what was already reserved.
+                            let asked = match place {
+                                Where::At(a) => (a, a + rsize),
+                                _ => (e.start, e.end),
+                            };
+                            prop_assert!(asked.0 >= min && asked.1 - 1 <= max);
+                            prop_assert!(e.start <= asked.0 && asked.1 <= e.end);
+                            if !merge {
+                                prop_assert_eq!(e.start % align, 0);
+                                prop_assert_eq!(asked, (e.start, e.end));
+                            }
                             model.res.retain(|x| !(x.start < r.end && r.start < x.end));
                             model.res.push(r);
                         }
@@ -540,4 +550,53 @@ fn many_reservations_stay_balanced_and_coalesce() {
     }
     assert_eq!(map.len(), 1);
     assert_eq!(map.largest_free(), 64 * n);
+}
+
+/// Found by the model test: an exact request that merges with a reservation below its
+/// window returns the merged reservation, which reaches outside the window.
+#[test]
+fn a_merge_may_reach_outside_the_requests_window() {
+    let ops = [
+        Op::AddBank(0),
+        Op::AllocMax {
+            ty: 0,
+            size: 1,
+            align: 1,
+            top: false,
+            window: None,
+        },
+        Op::AddBank(2),
+        Op::Alloc {
+            ty: 2,
+            size: 161,
+            align: 1,
+            place: Where::BottomUp,
+            window: None,
+            no_overwrite: false,
+            merge: false,
+            owner: 1,
+        },
+        Op::Alloc {
+            ty: 0,
+            size: 1,
+            align: 1,
+            place: Where::BottomUp,
+            window: None,
+            no_overwrite: false,
+            merge: false,
+            owner: 0,
+        },
+        Op::Free(851_677_758_071_056_259, 0),
+        Op::Alloc {
+            ty: 2,
+            size: 1,
+            align: 1,
+            place: Where::At(1696),
+            window: Some((1537, 1696)),
+            no_overwrite: false,
+            merge: true,
+            owner: 1,
+        },
+    ];
+    run(&ops, 1024).unwrap();
 }
