@@ -92,31 +92,9 @@ fn small_object(name: &str) -> Vec<u8> {
     build(Compiler::Gcc, src.to_str().expect("UTF-8 path"), CFLAGS)
 }
 
-/// The C text of the big object: `BIG_FUNCTIONS` functions, each in its own section
-/// (`-ffunction-sections`), each calling three others, reading two of `BIG_GLOBALS`
-/// globals (GOT-relative loads) and calling a host export with its own string: seven
-/// relocations per function.
-fn big_source() -> String {
-    common::generated_c(
-        "crates/elfext/benches/load.rs",
-        BIG_FUNCTIONS,
-        BIG_GLOBALS,
-        "extern int host_print(const char *msg);\n",
-        "noinline",
-        &|i| format!("\treturn r + host_print(\"f{i}\");\n"),
-    )
-}
-
-/// Write the generated source under the target directory and compile it (cached).
+/// The generated object (see [`common::big_object`]).
 fn big_object() -> Vec<u8> {
-    let dir = target_dir().join("bench-gen");
-    std::fs::create_dir_all(&dir).expect("create target/bench-gen");
-    let path = dir.join(format!("big{BIG_FUNCTIONS}.c"));
-    let text = big_source();
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-        std::fs::write(&path, &text).expect("write generated source");
-    }
-    build(Compiler::Gcc, path.to_str().expect("UTF-8 path"), CFLAGS)
+    common::big_object(BIG_FUNCTIONS, BIG_GLOBALS, CFLAGS)
 }
 
 /// One thing to load: an object, and optionally a provider loaded first (same storage).

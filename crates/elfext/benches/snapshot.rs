@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo bench -p elfext --features std --bench snapshot`. Before criterion's
 //! runs `main` prints a table: for sets of 1, 4 and 8 extensions (a dependency pair among
-//! them), the snapshot's bytes (with and without region checksums) and per extension, and
+//! them) and for the `load` bench's big generated object, the snapshot's bytes (with and without region checksums) and per extension, and
 //! the median time of a fresh load + link of the set, of a restore, and of a restore that
 //! verifies region checksums, with the speedup of restore over reloading.
 //!
@@ -11,6 +11,10 @@
 //! microcontroller case; linking only, nothing is run). Only `load` calls, or only the
 //! `restore` call, are timed: making the memory and the registry is not, and neither is
 //! dropping them.
+
+// Only the big generated object of the shared helpers is used here.
+#[allow(dead_code)]
+mod common;
 
 use std::hint::black_box;
 use std::mem::MaybeUninit;
@@ -42,6 +46,9 @@ const ALL: [(&str, &str); 8] = [
 ];
 
 const ARENA: usize = 1 << 20;
+
+/// Named object files, loaded in order.
+type Set = Vec<(&'static str, Vec<u8>)>;
 
 fn objects(n: usize) -> Vec<(&'static str, Vec<u8>)> {
     let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/ext");
@@ -151,21 +158,30 @@ fn table(runs: usize) {
         "speedup",
         "+crc"
     );
-    for n in [1, 4, 8] {
-        let objs = objects(n);
+    // Sets of small extensions, then one big one (the `load` bench's generated object:
+    // 4 000 functions, 28 000 relocations), where linking does real work.
+    let big = common::big_object(4000, 256, CFLAGS);
+    let sets: [(&str, Set); 4] = [
+        ("1", objects(1)),
+        ("4", objects(4)),
+        ("8", objects(8)),
+        ("big", vec![("big", big)]),
+    ];
+    for (label, objs) in &sets {
         let mut arena = vec![MaybeUninit::uninit(); ARENA];
         let exports = exports(arena.as_ptr() as u64);
-        let (plain, crcs) = snapshots(&mut arena, &exports, &objs);
+        let (plain, crcs) = snapshots(&mut arena, &exports, objs);
         let mut other = vec![MaybeUninit::uninit(); ARENA];
         let mut slots = [Slot::EMPTY; 64];
-        let reload_ns = median(|| reload(&mut slots, &mut other, &exports, &objs), runs);
+        let runs = if *label == "big" { runs.min(31) } else { runs };
+        let reload_ns = median(|| reload(&mut slots, &mut other, &exports, objs), runs);
         let restore_ns = median(|| restore(&mut slots, &mut arena, &exports, &plain), runs);
         let crc_ns = median(|| restore(&mut slots, &mut arena, &exports, &crcs), runs);
         println!(
-            "{n:>4} {:>10} {:>10} {:>8.0} {reload_ns:>11.0} {restore_ns:>11.0} {crc_ns:>11.0} {:>7.1}x {:>7.1}x",
+            "{label:>4} {:>10} {:>10} {:>8.0} {reload_ns:>11.0} {restore_ns:>11.0} {crc_ns:>11.0} {:>7.1}x {:>7.1}x",
             plain.len(),
             crcs.len(),
-            plain.len() as f64 / n as f64,
+            plain.len() as f64 / objs.len() as f64,
             reload_ns / restore_ns,
             reload_ns / crc_ns,
         );

@@ -279,3 +279,34 @@ pub fn generated_c(
     }
     s
 }
+
+// ---------------------------------------------------------------------------------------
+// The big generated object
+
+/// A generated C object with `functions` functions, each in its own section
+/// (`-ffunction-sections`), each calling three others, reading two of `globals` globals
+/// (GOT-relative loads) and calling a host export with its own string: seven relocations
+/// per function. The source is written under the target directory and compiled with gcc
+/// and `flags` (cached). (Used by the `load` and `snapshot` benches, not by `arch`.)
+#[allow(dead_code)]
+pub fn big_object(functions: usize, globals: usize, flags: &[&str]) -> Vec<u8> {
+    let text = generated_c(
+        "crates/elfext/benches/common/mod.rs",
+        functions,
+        globals,
+        "extern int host_print(const char *msg);\n",
+        "noinline",
+        &|i| format!("\treturn r + host_print(\"f{i}\");\n"),
+    );
+    let dir = target_dir().join("bench-gen");
+    std::fs::create_dir_all(&dir).expect("create target/bench-gen");
+    let path = dir.join(format!("big{functions}.c"));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&path, &text).expect("write generated source");
+    }
+    elfext_testkit::build(
+        elfext_testkit::Compiler::Gcc,
+        path.to_str().expect("UTF-8 path"),
+        flags,
+    )
+}
