@@ -2,6 +2,21 @@
 
 use std::process::ExitStatus;
 
+/// The exit codes of `elfext` (also in the README and in `elfext --help`).
+pub mod exit {
+    /// Success (for `check`: the extension would link).
+    pub const OK: u8 = 0;
+    /// The command failed: unreadable or malformed input, a load or link error, a failed
+    /// call, a failed build.
+    pub const FAILED: u8 = 1;
+    /// The command line is wrong (clap's own code for usage errors).
+    pub const USAGE: u8 = 2;
+    /// `check`: the extension would not link (missing symbols or unsupported relocations).
+    pub const WOULD_NOT_LINK: u8 = 3;
+    /// `run --target`: the board or QEMU failed (fault, timeout, QEMU not found).
+    pub const TARGET: u8 = 4;
+}
+
 /// Everything that makes a command fail.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -40,6 +55,18 @@ pub enum CliError {
     /// A loaded extension did not behave as the demo expects.
     #[error("check failed: {0}")]
     Check(String),
+    /// A wrong argument value found after parsing (a call signature, an address, ...).
+    #[error("{0}")]
+    Usage(String),
+    /// `check` found reasons the extension would not link (already printed).
+    #[error("{0}")]
+    WouldNotLink(String),
+    /// Running on a QEMU board failed.
+    #[error("{0}")]
+    Target(String),
+    /// Any other failure, already phrased as one line (what, where, what to do).
+    #[error("{0}")]
+    Failed(String),
     /// The command cannot work on this host.
     #[cfg(not(unix))]
     #[error("{0}")]
@@ -60,6 +87,16 @@ impl CliError {
         CliError::Io {
             what: what.into(),
             source,
+        }
+    }
+
+    /// The process exit code for this error (see [`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => exit::USAGE,
+            CliError::WouldNotLink(_) => exit::WOULD_NOT_LINK,
+            CliError::Target(_) => exit::TARGET,
+            _ => exit::FAILED,
         }
     }
 

@@ -1,15 +1,23 @@
 //! `elfext`: the command-line face of the elfext library.
 //!
-//! Today it has one subcommand, `demo`, which builds a few example extensions with the host C
-//! compiler and walks through what elfext does with them. Later subcommands (inspect, check,
-//! run, shell, ...) slot into [`Command`].
+//! Each subcommand lives in its own module: `inspect`, `check`, `prelink`, `run`, `shell`,
+//! `map` and `demo`. Inputs (objects and static archives, combined into one extension) are
+//! read by [`inputs`]. Exit codes are listed in [`error::exit`].
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod check;
 #[cfg(unix)]
 mod demo;
 mod error;
+mod inputs;
+mod inspect;
+mod mapcmd;
+mod prelink;
+mod run;
+mod shell;
 #[cfg(unix)]
 mod table;
+mod target;
 
 use std::process::ExitCode;
 
@@ -38,6 +46,18 @@ enum Command {
         after_help = "Example:\n  elfext demo              use cc, gcc or clang, whichever is found first\n  elfext demo --cc clang   use clang\n\nThe demo needs a C compiler (gcc or clang) and an x86-64 Linux host to run the code it loads."
     )]
     Demo(DemoArgs),
+    /// Show what an extension contains and what it will cost in RAM under each storage type.
+    Inspect(inspect::Args),
+    /// Tell whether an extension would link against a firmware's exports.
+    Check(check::Args),
+    /// Link an extension for fixed addresses into an image that runs in place from flash.
+    Prelink(prelink::Args),
+    /// Load an extension and call one of its functions, natively or on a QEMU board.
+    Run(run::Args),
+    /// An interactive extension shell: load, unload, list, call.
+    Shell(shell::Args),
+    /// Draw the memory map after loading extensions (SVG or coloured text).
+    Map(mapcmd::Args),
 }
 
 /// Options of `elfext demo`.
@@ -52,6 +72,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => run_demo(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Prelink(args) => prelink::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Shell(args) => shell::run(args),
+        Command::Map(args) => mapcmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,7 +86,7 @@ fn main() -> ExitCode {
             if let Some(detail) = e.detail() {
                 eprintln!("{detail}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Running extensions on the QEMU boards (`elfext run --target`), being written.
