@@ -5,6 +5,7 @@
 //! read by [`inputs`]. Exit codes are listed in [`error::exit`].
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod call;
 mod check;
 #[cfg(unix)]
 mod demo;
