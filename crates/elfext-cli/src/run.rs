@@ -31,7 +31,7 @@ Types: i8 i16 i32 i64 u8 u16 u32 u64 (decimal, negative or 0x hex), f32 f64, ptr
 0x... or null), str (passed as a pointer to a NUL-terminated copy); void as a return type, and
 `->RET` may be left out for void. The return value is printed alone on the last line of stdout
 (floats with full precision; a str return prints the string), after anything the function
-printed. The host's C library functions are available to the extension.
+printed; a void function prints nothing more. The host's C library functions are available to the extension.
 
 Native calls take up to 6 integer/pointer/str and 8 float arguments (x86-64 and AArch64 Unix);
 printf-style variadic functions can be called with f64 (not f32) variadic arguments. The
@@ -62,10 +62,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .ok_or_else(|| CliError::Usage("--call needs a signature".into()))?;
     let spec = call::parse_spec(signature)?;
     let values = call::parse_args(&spec, values)?;
+    // Arguments the native call cannot pass are a usage error, found before any loading.
+    #[cfg(unix)]
+    ffi::classify(&values)?;
     let object = inputs::read(&args.files, &[spec.name.as_str()])?;
     let name = extension_name(&args.files[0]);
     let result = run_object(&name, &object, &spec, &values)?;
-    println!("{result}");
+    // A void function has no value to print: its own output, if any, is all there is.
+    if spec.ret != crate::call::Ty::Void {
+        println!("{result}");
+    }
     Ok(())
 }
 

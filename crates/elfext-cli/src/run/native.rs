@@ -128,8 +128,8 @@ pub fn call<M: Memory>(
             elfext::Error::NotNative,
         ));
     }
-    let addr = function_address(registry, ext, &spec.name)?;
     let regs = ffi::classify(args)?;
+    let addr = function_address(registry, ext, &spec.name)?;
     let returned = call_native(addr, &regs, spec.ret)?;
     Ok(match spec.ret {
         Ty::Str if returned.int_bits == 0 => "(null)".to_string(),

@@ -1,0 +1,2 @@
+/* Archive member: `helper`, needed by `foo`. */
+int helper(int x) { return x * 10; }
