@@ -5,7 +5,7 @@ use std::ffi::{CStr, CString};
 use std::io::Write;
 use std::sync::OnceLock;
 
-use elfext::{BufLoader, Exports, HostMemory, Memory, Registry};
+use elfext::{BufLoader, Exports, HostMemory, Memory, RegionKind, Registry};
 
 use super::ffi;
 use crate::call::{format_return, Arg, CallSpec, Ty};
@@ -68,24 +68,77 @@ pub fn registry() -> Result<Registry<'static, HostMemory>, CliError> {
     Ok(Registry::new(memory, &HOST_SYMBOLS))
 }
 
+/// What a load did.
+pub struct Loaded {
+    /// The use count before the load (0: loaded now; more: it was loaded already and only
+    /// counts one more use).
+    pub before: u32,
+    /// For a fresh load, where its regions went: (kind, start, length) of each non-empty
+    /// TEXT, RODATA, DATA and BSS region in its block.
+    pub regions: Vec<(RegionKind, u64, u64)>,
+}
+
 /// Load `object` as extension `name` (a copy: the bytes need not outlive the call) and, on
-/// its first load, run its constructors. Returns the use count before the load.
+/// its first load, run its constructors.
 pub fn load(
     registry: &Registry<'static, HostMemory>,
     name: &str,
     object: &[u8],
-) -> Result<u32, CliError> {
-    let before = registry
-        .load(name, BufLoader::temporary(object))
-        .map_err(|e| CliError::elfext(format!("load `{name}`"), e))?;
-    if before == 0 {
-        // SAFETY: running the constructors of an extension the user asked to run.
-        let ran = registry.with(name, |ext| unsafe { ext.bringup() });
-        ran.and_then(|r| r)
-            .map_err(|e| CliError::elfext(format!("run the constructors of `{name}`"), e))?;
+) -> Result<Loaded, CliError> {
+    let what = || format!("load `{name}`");
+    if registry.contains(name) {
+        let before = registry
+            .load(name, BufLoader::temporary(object))
+            .map_err(|e| CliError::elfext(what(), e))?;
+        return Ok(Loaded {
+            before,
+            regions: Vec::new(),
+        });
     }
-    Ok(before)
+    // The lowest address of each region's sections, to find where the regions start.
+    let mut lowest = [u64::MAX; 4];
+    registry
+        .load_traced(name, BufLoader::temporary(object), &mut |p| {
+            if let Some(low) = lowest.get_mut(p.kind as usize) {
+                if !p.in_place
+                    && p.size > 0
+                    && !p.name.starts_with(b".tdata")
+                    && !p.name.starts_with(b".tbss")
+                {
+                    *low = (*low).min(p.addr);
+                }
+            }
+        })
+        .map_err(|e| CliError::elfext(what(), e))?;
+    let (block, sizes) = registry
+        .with(name, |ext| (ext.block().0, ext.region_sizes()))
+        .map_err(|e| CliError::elfext(what(), e))?;
+    // Regions start on a page of the block (HostMemory's granule); a region's first
+    // section lies in its first page.
+    let regions = KINDS
+        .iter()
+        .zip(lowest)
+        .zip(sizes)
+        .filter(|((_, low), size)| *low != u64::MAX && *size > 0 && *low >= block)
+        .map(|((&kind, low), size)| (kind, block + (low - block) / PAGE * PAGE, size))
+        .collect();
+    // SAFETY: running the constructors of an extension the user asked to run.
+    let ran = registry.with(name, |ext| unsafe { ext.bringup() });
+    ran.and_then(|r| r)
+        .map_err(|e| CliError::elfext(format!("run the constructors of `{name}`"), e))?;
+    Ok(Loaded { before: 0, regions })
 }
+
+/// The page size of `HostMemory`'s regions.
+const PAGE: u64 = 4096;
+
+/// The region kinds of a block, in order.
+pub const KINDS: [RegionKind; 4] = [
+    RegionKind::Text,
+    RegionKind::Rodata,
+    RegionKind::Data,
+    RegionKind::Bss,
+];
 
 /// Drop one use of `name`; when it is the last, run its destructors first. Returns the uses
 /// left.
