@@ -326,3 +326,14 @@ fn malformed_inputs_fail() {
         );
     }
 }
+
+#[test]
+fn a_crash_in_the_callee_is_one_line() {
+    let f = types();
+    let o = f.types.to_str().unwrap();
+    fails(
+        &[o, "--call", "read_through(ptr)->i32", "null"],
+        1,
+        "the called function crashed: SIGSEGV",
+    );
+}

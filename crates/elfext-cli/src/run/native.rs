@@ -221,13 +221,75 @@ fn function_address<M: Memory>(
 #[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn call_native(addr: u64, regs: &ffi::Registers, ret: Ty) -> Result<ffi::Returned, CliError> {
     let _ = std::io::stdout().flush();
+    let guard = CrashGuard::install();
     // SAFETY: `addr` is a function in the code of a loaded extension (checked by the
     // caller); that its signature is the one the user gave is the user's promise, as it is
     // for any foreign call. The `str` arguments `regs` points to live in the caller's `args`.
     let returned = unsafe { ffi::call(addr, regs, ret) };
+    drop(guard);
     // SAFETY: fflush(NULL) flushes every C stdio stream; it takes no pointer of ours.
     unsafe { libc::fflush(std::ptr::null_mut()) };
     Ok(returned)
+}
+
+/// The signals a crashing callee raises.
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+const CRASHES: [(libc::c_int, &str); 4] = [
+    (libc::SIGSEGV, "elfext: error: the called function crashed: SIGSEGV (invalid memory access); check its signature and arguments\n"),
+    (libc::SIGBUS, "elfext: error: the called function crashed: SIGBUS (bus error); check its signature and arguments\n"),
+    (libc::SIGILL, "elfext: error: the called function crashed: SIGILL (illegal instruction)\n"),
+    (libc::SIGFPE, "elfext: error: the called function crashed: SIGFPE (arithmetic fault, e.g. division by zero)\n"),
+];
+
+/// While alive, a crash of the called code ends the process with a one-line message and
+/// exit code 1 instead of a bare signal death.
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+struct CrashGuard {
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+extern "C" fn crashed(signal: libc::c_int) {
+    let message = CRASHES
+        .iter()
+        .find(|(s, _)| *s == signal)
+        .map_or("elfext: error: the called function crashed\n", |(_, m)| m);
+    // SAFETY: write and _exit are async-signal-safe; the message is a static string.
+    unsafe {
+        libc::write(2, message.as_ptr().cast(), message.len());
+        libc::_exit(1);
+    }
+}
+
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+impl CrashGuard {
+    fn install() -> Self {
+        let mut previous = Vec::new();
+        for (signal, _) in CRASHES {
+            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the
+            // handler only calls async-signal-safe functions.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = crashed as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, &action, &mut old) == 0 {
+                    previous.push((signal, old));
+                }
+            }
+        }
+        CrashGuard { previous }
+    }
+}
+
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+impl Drop for CrashGuard {
+    fn drop(&mut self) {
+        for (signal, old) in &self.previous {
+            // SAFETY: restoring the action sigaction returned before.
+            unsafe { libc::sigaction(*signal, old, std::ptr::null_mut()) };
+        }
+    }
 }
 
 #[cfg(not(all(unix, any(target_arch = "x86_64", target_arch = "aarch64"))))]

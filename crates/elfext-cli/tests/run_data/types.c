@@ -51,3 +51,6 @@ static int counter;
 void bump(int32_t by) { counter += by; printf("counter is %d\n", counter); }
 
 int32_t a_variable = 7;
+
+/* Reads through its argument: called with null, it crashes. */
+int32_t read_through(const int32_t *p) { return *p; }
