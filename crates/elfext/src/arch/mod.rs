@@ -72,6 +72,17 @@ impl Arch {
             Arch::X86_64 | Arch::Arm | Arch::Aarch64 | Arch::Riscv32 | Arch::Riscv64
         )
     }
+
+    /// Whether elfext applies relocation type `rtype` (`r_type`) of this architecture.
+    pub fn supports_relocation(self, rtype: u32) -> bool {
+        match self {
+            Arch::X86_64 => X86_64::howto(rtype).is_some(),
+            Arch::Arm => Arm::howto(rtype).is_some(),
+            Arch::Aarch64 => Aarch64::howto(rtype).is_some(),
+            Arch::Riscv32 => Riscv32::howto(rtype).is_some(),
+            Arch::Riscv64 => Riscv64::howto(rtype).is_some(),
+        }
+    }
 }
 
 impl fmt::Display for Arch {
@@ -245,5 +256,22 @@ pub(crate) fn check_unsigned(value: i64, bits: u32) -> Result<i64, Fail> {
         Err(Fail::Overflow { value, min: 0, max })
     } else {
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supported_relocations_follow_each_arch_table() {
+        assert!(Arch::X86_64.supports_relocation(elf::R_X86_64_PLT32.0));
+        assert!(!Arch::X86_64.supports_relocation(elf::R_X86_64_GOTTPOFF.0));
+        assert!(Arch::Arm.supports_relocation(elf::R_ARM_THM_PC22.0));
+        assert!(!Arch::Arm.supports_relocation(elf::R_ARM_TLS_GD32.0));
+        assert!(Arch::Riscv32.supports_relocation(elf::R_RISCV_CALL_PLT.0));
+        assert!(!Arch::Riscv64.supports_relocation(elf::R_RISCV_TLS_GD_HI20.0));
+        assert!(Arch::Aarch64.supports_relocation(elf::R_AARCH64_CALL26.0));
+        assert!(!Arch::Aarch64.supports_relocation(u32::MAX));
     }
 }
