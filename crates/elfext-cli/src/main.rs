@@ -14,9 +14,9 @@ mod inputs;
 mod inspect;
 mod mapcmd;
 mod prelink;
+mod render;
 mod run;
 mod shell;
-#[cfg(unix)]
 mod table;
 mod target;
 

@@ -6,6 +6,7 @@ mod calls;
 mod heap;
 mod host;
 mod lifecycle;
+mod map;
 mod storage;
 
 use std::fmt::Display;
@@ -62,6 +63,9 @@ pub fn run(compiler: Option<&str>) -> Result<(), CliError> {
         "Heap report: ExtHeap over a Vec arena, no granules (microcontroller view)",
     );
     heap::packed_report(&examples)?;
+
+    section(8, "Memory map: MapMemory, persistent storage");
+    map::show(&examples)?;
 
     println!();
     println!("Demo finished: every call returned what it should and the heap is back to 0 bytes.");
