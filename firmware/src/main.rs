@@ -7,6 +7,8 @@
 //!
 //! With the argument `fault-text` or `fault-call` it instead runs an extension that writes to
 //! its own text in flash, or calls an unmapped address, and reports the fault (status 3).
+//! With `run ...` it calls one function of an object read from a host file, for
+//! `elfext run --target` (`src/runner.rs`).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -15,6 +17,7 @@ extern crate alloc;
 
 mod board;
 mod exports;
+mod runner;
 mod semifile;
 
 use alloc::format;
@@ -273,6 +276,12 @@ fn main() -> ! {
         ARENA_BYTES / 1024
     );
 
+    let mut args = [0u8; 64];
+    let mode = command_line(&mut args);
+    if mode == Some("run") {
+        runner::run(ExtHeap::new(arena, Granules::NONE));
+    }
+
     let heap = ExtHeap::new(arena, Granules::NONE);
     let mut bench = Suite {
         reg: Registry::new(heap, &FIRMWARE),
@@ -285,8 +294,6 @@ fn main() -> ! {
         rows: Vec::with_capacity(64),
     };
 
-    let mut args = [0u8; 64];
-    let mode = command_line(&mut args);
     if let Some(mode) = mode.filter(|m| m.starts_with("fault")) {
         fault_test(&mut bench, mode);
     }

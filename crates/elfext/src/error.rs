@@ -593,6 +593,90 @@ pub enum Error {
         /// One past the last byte.
         end: u64,
     },
+    /// A prelinked image's field is malformed or inconsistent (see [`crate::image`]).
+    #[error("image: bad {field} at byte {offset}: {value:#x}")]
+    BadImage {
+        /// Byte offset of the field in the image.
+        offset: u64,
+        /// Which field, and what is wrong with it.
+        field: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// A prelinked image's checksum does not match its bytes.
+    #[error("image checksum mismatch: stored {stored:#010x}, computed {computed:#010x} (the image is damaged)")]
+    ImageChecksum {
+        /// The checksum stored in the image.
+        stored: u32,
+        /// The checksum of the bytes.
+        computed: u32,
+    },
+    /// A prelinked image is for another architecture than the registry links for.
+    #[error("image is prelinked for {found} but the registry links for {expected}")]
+    ImageArch {
+        /// The image's architecture.
+        found: Arch,
+        /// The registry's.
+        expected: Arch,
+    },
+    /// A prelinked image's text is not at the address it was linked to run at.
+    #[error("image text is at {at:#x} but was prelinked to run at {text:#x}: place (flash or map) the image at {image:#x}")]
+    ImageMisplaced {
+        /// Where the image's text bytes are.
+        at: u64,
+        /// Where they must be.
+        text: u64,
+        /// Where the image must start for that.
+        image: u64,
+    },
+    /// The text and the data ranges of a prelinked image overlap.
+    #[error("image text [{text_start:#x}, {text_end:#x}) and data+bss [{data_start:#x}, {data_end:#x}) overlap; choose addresses further apart")]
+    ImageOverlap {
+        /// First byte of TEXT and RODATA.
+        text_start: u64,
+        /// One past their last byte.
+        text_end: u64,
+        /// First byte of DATA and BSS.
+        data_start: u64,
+        /// One past their last byte.
+        data_end: u64,
+    },
+    /// An address given for a prelinked image does not suit it.
+    #[error("image {what} address {addr:#x} {problem}")]
+    ImageAddress {
+        /// Which address (text, data).
+        what: &'static str,
+        /// The address.
+        addr: u64,
+        /// What is wrong (not aligned to ..., beyond the address space).
+        problem: ImageAddressProblem,
+    },
+}
+
+/// Why an address given for a prelinked image does not suit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageAddressProblem {
+    /// It is not a multiple of the alignment its regions need.
+    Misaligned(u64),
+    /// The range starting there ends beyond the architecture's address space.
+    TooHigh(u64),
+}
+
+impl fmt::Display for ImageAddressProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageAddressProblem::Misaligned(a) => {
+                write!(
+                    f,
+                    "is not a multiple of {a} (the alignment its sections need)"
+                )
+            }
+            ImageAddressProblem::TooHigh(end) => write!(
+                f,
+                "puts its range's end at {end:#x}, beyond the architecture's address space"
+            ),
+        }
+    }
 }
 
 /// The extension index shown in [`Error::BadSnapshot`] (`u32::MAX`: the header).

@@ -37,6 +37,7 @@ extern crate std;
 pub mod arch;
 mod elf;
 pub mod error;
+pub mod image;
 pub mod layout;
 mod link;
 pub mod loader;
@@ -46,7 +47,8 @@ pub mod snapshot;
 mod tls;
 
 pub use arch::Arch;
-pub use error::{Error, Name, Result, SectionId};
+pub use error::{Error, ImageAddressProblem, Name, Result, SectionId};
+pub use image::{prelink, Image, PrelinkOptions};
 pub use layout::{BlockLayout, Granule, Granules, RegionKind};
 pub use link::exports::{
     sort_exports, Export, ExportAddr, ExportMap, ExportTable, Exports, NoExports,

@@ -210,6 +210,8 @@ pub(crate) struct Plan {
     pub tls_section: u32,
     /// Sections whose alignment padding is trimmed, sorted by section (empty: none).
     pub shrunk: Vec<Shrunk>,
+    /// The region the init/fini tables start: TEXT, or DATA for a prelinked image.
+    pub tables_in: RegionKind,
     /// For persistent storage, which sections relocations patch.
     relocated: Vec<bool>,
 }
@@ -456,6 +458,7 @@ impl Plan {
             tls: (0, 1),
             tls_section: 0,
             shrunk: Vec::new(),
+            tables_in: RegionKind::Text,
             relocated: Vec::new(),
         };
         let word = if E::is_type_64_sized() { 8u64 } else { 4 };
@@ -537,6 +540,19 @@ impl Plan {
         self.place(obj, storage, base, ok)
     }
 
+    /// Plan again with the init/fini tables at the start of DATA instead of TEXT (a
+    /// prelinked image, whose TEXT is in flash and whose DATA the loader copies to RAM).
+    pub fn tables_in_data<E: FileHeader<Endian = LE>>(
+        &mut self,
+        obj: &Object<'_, E>,
+        storage: Storage,
+        base: u64,
+        ok: InPlaceOk<'_>,
+    ) -> Result<()> {
+        self.tables_in = RegionKind::Data;
+        self.place(obj, storage, base, ok)
+    }
+
     /// The cuts of section `i`, if its padding is trimmed.
     #[inline]
     pub fn cuts(&self, i: u32) -> Option<&[Cut]> {
@@ -578,7 +594,8 @@ impl Plan {
         plan.in_place = 0;
         plan.tls = (0, 1);
         plan.tls_section = 0;
-        // The init/fini tables come first in TEXT, sorted as GNU ld sorts them.
+        // The init/fini tables come first in their region (TEXT, or DATA for an image),
+        // sorted as GNU ld sorts them.
         let mut tables: Vec<(Table, u32, u32)> = Vec::new();
         for i in 0..obj.shnum {
             let sh = obj.sh(i);
@@ -616,10 +633,11 @@ impl Plan {
                     limit: u64::from(u16::MAX),
                 });
             }
-            let at = grow(cursor[0], word, size)?;
-            plan.places[i as usize] = Place::Block(RegionKind::Text, at);
-            plan.align[0] = plan.align[0].max(word);
-            cursor[0] = at + size;
+            let k = plan.tables_in as usize;
+            let at = grow(cursor[k], word, size)?;
+            plan.places[i as usize] = Place::Block(plan.tables_in, at);
+            plan.align[k] = plan.align[k].max(word);
+            cursor[k] = at + size;
             plan.copied += size;
         }
         // Every other allocated section, in file order.

@@ -186,18 +186,32 @@ fn reloc_error<E: FileHeader<Endian = LE>>(
     }
 }
 
-/// The address of a section once placed; for a thread-local section, its offset from the
-/// thread pointer (`tls` is that of the extension's TLS range).
-fn section_addr(
-    place: Place,
-    layout: &BlockLayout,
+/// Target address of each region: where the block puts it, or, for a prelinked image
+/// (`data_at`), DATA at `data_at` and BSS after it (aligned to `bss_align`) while TEXT and
+/// RODATA stay where the block puts them.
+fn region_addrs(
     block: u64,
-    in_place: u64,
-    tls: u64,
-) -> Option<u64> {
+    layout: &BlockLayout,
+    data_at: Option<u64>,
+    bss_align: u64,
+) -> [u64; 4] {
+    let mut addrs = layout.offsets.map(|o| block.wrapping_add(o));
+    if let Some(data) = data_at {
+        addrs[2] = data;
+        addrs[3] = data
+            .wrapping_add(layout.sizes[2])
+            .next_multiple_of(bss_align.max(1));
+    }
+    addrs
+}
+
+/// The address of a section once placed (`regions`: target address of each region); for
+/// a thread-local section, its offset from the thread pointer (`tls` is that of the
+/// extension's TLS range).
+fn section_addr(place: Place, regions: &[u64; 4], in_place: u64, tls: u64) -> Option<u64> {
     match place {
         Place::Skip => None,
-        Place::Block(kind, off) => Some(block + layout.offsets[kind as usize] + off),
+        Place::Block(kind, off) => Some(regions[kind as usize] + off),
         Place::InBuffer => Some(in_place),
         Place::Tls(off) => Some(tls.wrapping_add(off)),
     }
@@ -244,6 +258,22 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     common: &mut u64,
     tls: u64,
 ) -> Result<Option<u64>> {
+    let regions = region_addrs(block, layout, None, 1);
+    symbol_addr_in(obj, plan, &regions, base, mem, s, common, tls)
+}
+
+/// [`symbol_addr`] with the target address of each region given.
+#[allow(clippy::too_many_arguments)]
+fn symbol_addr_in<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
+    obj: &Object<'_, E>,
+    plan: &Plan,
+    regions: &[u64; 4],
+    base: u64,
+    mem: &M,
+    s: u32,
+    common: &mut u64,
+    tls: u64,
+) -> Result<Option<u64>> {
     let sym = obj.sym(s);
     let shndx = sym.st_shndx(LE);
     let value: u64 = sym.st_value(LE).into();
@@ -257,7 +287,7 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
         let size: u64 = sym.st_size(LE).into();
         let at = common.next_multiple_of(value.max(1));
         *common = at + size;
-        return Ok(Some(block + layout.offsets[RegionKind::Bss as usize] + at));
+        return Ok(Some(regions[RegionKind::Bss as usize] + at));
     }
     let i = u32::from(shndx.0);
     let bad = |problem| Error::BadSymbolSection {
@@ -286,7 +316,7 @@ pub(crate) fn symbol_addr<E: FileHeader<Endian = LE>, M: Memory + ?Sized>(
     let in_place = mem.in_place_addr(base.wrapping_add(off));
     // A section that is not loaded (debug info, unwind tables) gives no address.
     Ok(
-        section_addr(plan.places[i as usize], layout, block, in_place, tls)
+        section_addr(plan.places[i as usize], regions, in_place, tls)
             .map(|a| a.wrapping_add(value)),
     )
 }
@@ -354,13 +384,39 @@ where
     R: Relocator,
     M: Memory,
 {
+    link_at::<E, R, M>(obj, src, mem, site, resolver, tls, trace, None)
+}
+
+/// [`link`], with the DATA and BSS regions at target address `data_at` instead of after
+/// RODATA when it is given (a prelinked image: TEXT and RODATA run from flash where the
+/// block is, DATA and BSS live in RAM). The init/fini tables then go to the start of DATA,
+/// so that they are the first bytes of the block the image's loader takes in RAM.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn link_at<'a, E, R, M>(
+    obj: &Object<'a, E>,
+    src: &mut impl Source<'a>,
+    mem: &mut M,
+    site: &Site,
+    resolver: &dyn Resolve,
+    tls: Option<TlsUse<'_>>,
+    trace: Option<&mut dyn FnMut(Placed<'_>)>,
+    data_at: Option<u64>,
+) -> Result<Linked>
+where
+    E: FileHeader<Endian = LE>,
+    R: Relocator,
+    M: Memory,
+{
     let arch = R::ARCH;
     let word = u64::from(arch.word_size());
     let mut plan = {
         let m: &M = mem;
-        Plan::new(obj, site.storage, site.base, &|k, a, l| {
-            m.in_place_ok(k, a, l)
-        })?
+        let ok = |k, a, l| m.in_place_ok(k, a, l);
+        let mut plan = Plan::new(obj, site.storage, site.base, &ok)?;
+        if data_at.is_some() {
+            plan.tables_in_data(obj, site.storage, site.base, &ok)?;
+        }
+        plan
     };
 
     // Pass 1: check every relocation and learn what each symbol needs.
@@ -549,14 +605,19 @@ where
     } else {
         None
     };
+    let regions = region_addrs(
+        block.map_or(0, |b| b.addr),
+        &layout,
+        data_at,
+        plan.align[RegionKind::Bss as usize],
+    );
     if let Some(trace) = trace {
-        let block_addr = block.map_or(0, |b| b.addr);
         for i in 0..obj.shnum {
             let (off, _) = obj.file_range(i);
             let size = plan.size(obj, i);
             let place = plan.places[i as usize];
             let in_place = mem.in_place_addr(site.base.wrapping_add(off));
-            if let Some(addr) = section_addr(place, &layout, block_addr, in_place, tls_at) {
+            if let Some(addr) = section_addr(place, &regions, in_place, tls_at) {
                 let kind = match place {
                     Place::Block(kind, _) => kind,
                     _ => crate::layout::kind_of(obj.sh(i).sh_type(LE), obj.flags(i)),
@@ -572,7 +633,7 @@ where
             }
         }
         // The GOT and the veneers, as sections of their own (indices past the last section).
-        let text = block_addr + layout.offsets[0];
+        let text = regions[0];
         // The GOT is reported even when empty: `_GLOBAL_OFFSET_TABLE_` may point there.
         {
             let (addr, size) = (text + plan.got.0, u64::from(plan.got.1) * word);
@@ -603,8 +664,8 @@ where
         }
     }
     match fill::<E, R, M>(
-        obj, src, mem, site, &plan, &layout, block, &rel_data, &flags, &mut info, got_symbol,
-        tls_init,
+        obj, src, mem, site, &plan, &layout, block, &regions, &rel_data, &flags, &mut info,
+        got_symbol, tls_init,
     ) {
         Ok(exports) => Ok(Linked {
             block,
@@ -701,6 +762,7 @@ fn fill<'a, E, R, M>(
     plan: &Plan,
     layout: &BlockLayout,
     block: Option<Block>,
+    regions: &[u64; 4],
     rel_data: &[Cow<'a, [u8]>],
     flags: &[u8],
     info: &mut [SymInfo],
@@ -714,7 +776,6 @@ where
 {
     let arch = R::ARCH;
     let word = arch.word_size() as usize;
-    let block_addr = block.map_or(0, |b| b.addr);
     let image: &mut [u8] = match block {
         // SAFETY: the memory backend handed out `layout.size` writable bytes at `ptr`, owned
         // by this load until it is freed.
@@ -787,17 +848,7 @@ where
         if shndx == elf::SHN_UNDEF || !needed {
             continue;
         }
-        match symbol_addr(
-            obj,
-            plan,
-            layout,
-            block_addr,
-            site.base,
-            mem,
-            s,
-            &mut common,
-            tls_at,
-        )? {
+        match symbol_addr_in(obj, plan, regions, site.base, mem, s, &mut common, tls_at)? {
             Some(a) => info[s as usize].addr = a,
             None if referenced => {
                 return Err(Error::BadSymbolSection {
@@ -823,17 +874,17 @@ where
                 let at = ven_at + i.veneer as usize * R::VENEER_SIZE;
                 R::write_veneer(
                     &mut image[at..at + R::VENEER_SIZE],
-                    block_addr + at as u64,
+                    regions[0] + (at - text) as u64,
                     i.addr,
                 );
             }
         }
     }
-    let got_addr = block_addr + got_at as u64;
+    let got_addr = regions[0] + plan.got.0;
     if let Some(s) = got_symbol {
         info[s as usize].addr = got_addr;
     }
-    let ven_addr = block_addr + ven_at as u64;
+    let ven_addr = regions[0] + plan.veneers.0;
 
     // Relocate, section by section.
     for (n, &r) in plan.rel_sections.iter().enumerate() {
@@ -846,7 +897,10 @@ where
         let (sect, taddr): (&mut [u8], u64) = match plan.places[target as usize] {
             Place::Block(kind, off) => {
                 let at = (layout.offsets[kind as usize] + off) as usize;
-                (&mut image[at..at + tsize as usize], block_addr + at as u64)
+                (
+                    &mut image[at..at + tsize as usize],
+                    regions[kind as usize] + off,
+                )
             }
             Place::InBuffer => match site.writable {
                 // SAFETY: a writable loader's buffer is exclusively borrowed for the

@@ -1,5 +1,6 @@
 //! The registry: loaded extensions by name, use counts, dependencies and export lookup.
 
+mod image;
 mod record;
 
 use alloc::vec::Vec;
