@@ -303,24 +303,10 @@ impl Session {
     }
 
     fn map(&self, (): ()) {
-        let entries = self.entries();
-        let mut t = Table::new(&[
-            ("start", Align::Right),
-            ("end", Align::Right),
-            ("bytes", Align::Right),
-            ("type", Align::Left),
-            ("owner", Align::Left),
-        ]);
-        for e in &entries {
-            t.row([
-                format!("{:#x}", e.start),
-                format!("{:#x}", e.end),
-                e.len().to_string(),
-                e.ty.to_string(),
-                e.owner.to_string(),
-            ]);
-        }
-        print!("{t}");
+        use std::io::IsTerminal;
+
+        let color = std::io::stdout().is_terminal();
+        print!("{}", crate::render::text(&self.entries(), color));
         let meta = self.registry.heap_stats().metadata;
         println!("  metadata records ({meta} bytes) are allocated from the ranges shown free");
     }
