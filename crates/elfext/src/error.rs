@@ -651,6 +651,43 @@ pub enum Error {
         /// What is wrong (not aligned to ..., beyond the address space).
         problem: ImageAddressProblem,
     },
+    /// Two inputs of a combination both define a symbol, and neither definition is weak.
+    #[error("symbol `{symbol}` is defined in both `{first}` and `{second}`; remove one definition or make one of them weak")]
+    DuplicateSymbol {
+        /// The symbol.
+        symbol: Name,
+        /// The input whose definition came first.
+        first: Name,
+        /// The input with the second definition.
+        second: Name,
+    },
+    /// Two inputs of a combination are built for different targets.
+    #[error("cannot combine `{first}` and `{second}`: {what}")]
+    IncompatibleInputs {
+        /// The input that set the target.
+        first: Name,
+        /// The input that differs from it.
+        second: Name,
+        /// How they differ.
+        what: Mismatch,
+    },
+    /// An input of a combination is malformed or of a kind that cannot be combined.
+    #[error("`{input}`: {problem}")]
+    BadInput {
+        /// The input (`lib.a(member.o)` for an archive member).
+        input: Name,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A kept section refers to a symbol of a section dropped as a duplicate COMDAT group
+    /// member, and the kept group has no section of that name to stand in for it.
+    #[error("`{input}`: section `{section}` refers to a section dropped as part of a duplicate COMDAT group, and the kept group has no section of that name")]
+    DiscardedReference {
+        /// The input of the referring section.
+        input: Name,
+        /// The referring section.
+        section: Name,
+    },
 }
 
 /// Why an address given for a prelinked image does not suit it.
@@ -716,6 +753,38 @@ impl fmt::Display for ListNames<'_> {
             write!(f, "`{n}`")?;
         }
         Ok(())
+    }
+}
+
+/// How two inputs of a combination differ (see [`Error::IncompatibleInputs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// Different `e_machine` values (first, second).
+    Machine(u16, u16),
+    /// Different ELF classes, in bits (first, second).
+    Class(u8, u8),
+    /// Different byte orders.
+    ByteOrder,
+    /// `e_flags` that describe incompatible ABIs (first, second).
+    Flags(u32, u32),
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Mismatch::Machine(a, b) => write!(
+                f,
+                "the first is for machine {}, the second for {}",
+                MachineName(a),
+                MachineName(b)
+            ),
+            Mismatch::Class(a, b) => write!(f, "the first is ELF{a}, the second ELF{b}"),
+            Mismatch::ByteOrder => f.write_str("their byte orders differ"),
+            Mismatch::Flags(a, b) => write!(
+                f,
+                "their ELF flags describe different ABIs ({a:#x} and {b:#x}); build both with the same -mabi / float ABI"
+            ),
+        }
     }
 }
 

@@ -35,6 +35,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod arch;
+#[cfg(feature = "combine")]
+pub mod combine;
 mod elf;
 pub mod error;
 pub mod image;
@@ -47,7 +49,9 @@ pub mod snapshot;
 mod tls;
 
 pub use arch::Arch;
-pub use error::{Error, ImageAddressProblem, Name, Result, SectionId};
+#[cfg(feature = "combine")]
+pub use combine::{Combined, Combiner, Origin};
+pub use error::{Error, ImageAddressProblem, Mismatch, Name, Result, SectionId};
 pub use image::{prelink, Image, PrelinkOptions};
 pub use layout::{BlockLayout, Granule, Granules, RegionKind};
 pub use link::exports::{
