@@ -176,7 +176,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let exports = read_exports(&args.exports)?;
     let object = crate::inputs::read(&args.files, &[])?;
     let info = objinfo::read(&object, &what)?;
-    let window = Window::for_object(&info, args.base, args.granule);
+    let window = Window::for_object(&info, args.base, args.granule, &what)?;
     let problems = check(&object, &info, &exports, &window, &what)?;
 
     println!(
@@ -283,7 +283,7 @@ fn check(
                         u.as_bytes() == cut
                             || (cut.len() == elfext::Name::CAPACITY
                                 && u.as_bytes().starts_with(cut)
-                                && exports.names.get(*u).is_none())
+                                && !exports.names.contains_key(*u))
                     })
                     .collect();
                 if full.is_empty() {
@@ -299,7 +299,15 @@ fn check(
             }
         }
         Err(e) => {
+            // The library stopped before resolving symbols: find the missing ones in the
+            // object's symbol table, as the library would (referenced, not weak).
             classify(e, &mut problems, what)?;
+            problems.missing = info
+                .undefined
+                .iter()
+                .filter(|u| u.referenced && !u.weak && !exports.names.contains_key(&u.name))
+                .map(|u| u.name.clone())
+                .collect();
             return Ok(problems);
         }
     }

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let what = describe(&args.files);
     let object = crate::inputs::read(&args.files, &[])?;
     let info = elf::read(&object, &what)?;
-    let window = Window::for_object(&info, args.base, args.granule);
+    let window = Window::for_object(&info, args.base, args.granule, &what)?;
     let plans = plan::all(&object, &info, &window, &what)?;
     if args.json {
         let json = serde_json::to_string_pretty(&to_json(&what, &info, &window, &plans))

@@ -220,9 +220,11 @@ pub fn build(
     let mut arch: Option<(Arch, String)> = None;
     let mut undefined = Vec::new();
     let mut defined = std::collections::BTreeSet::new();
+    let mut needed = 0u64;
     for (n, input) in inputs.iter().enumerate() {
         let what = what(n);
         let info = objinfo::read(&input.bytes, &what)?;
+        needed += plan::check_size(&info, &what)?;
         match &arch {
             Some((a, first)) if *a != info.arch => {
                 return Err(CliError::Failed(format!(
@@ -240,11 +242,19 @@ pub fn build(
         return Err(CliError::Usage("give at least one object".into()));
     };
     undefined.retain(|u| !defined.contains(u));
+    if setup.ram.is_some_and(|r| r > plan::MAX_WINDOW) {
+        return Err(CliError::Usage(format!(
+            "--ram: at most {} MiB",
+            plan::MAX_WINDOW >> 20
+        )));
+    }
+    // Granules and metadata may take several times the sections' own bytes.
+    let limit = (needed * 8 + (64 << 10)).min(plan::MAX_WINDOW);
     let mut size = setup.ram.unwrap_or(16 << 10).max(4096);
     loop {
         match draw(inputs, arch, &undefined, setup, size) {
             Ok(d) => return Ok(d),
-            Err(Failure::NoRoom(_)) if setup.ram.is_none() && size < 1 << 30 => size *= 2,
+            Err(Failure::NoRoom(_)) if setup.ram.is_none() && size < limit => size *= 2,
             Err(Failure::NoRoom(e)) | Err(Failure::Load(e)) => return Err(e),
         }
     }
@@ -381,7 +391,7 @@ fn draw(
     let mut reports = Vec::new();
     for (i, piece) in inputs.iter().zip(pieces) {
         let mut trace = |p: Placed<'_>| {
-            if p.in_place {
+            if p.in_place && p.size > 0 {
                 marks.push(InPlace {
                     owner: i.name.clone(),
                     section: String::from_utf8_lossy(p.name).into_owned(),

@@ -208,7 +208,7 @@ fn widths(rows: &[Row], width: u64) -> Vec<u64> {
 }
 
 /// The in-place section covering the bytes `[start, end)` of a file row, if any.
-fn in_place_at<'a>(marks: &'a [InPlace], start: u64, end: u64) -> Option<&'a InPlace> {
+fn in_place_at(marks: &[InPlace], start: u64, end: u64) -> Option<&InPlace> {
     marks.iter().find(|m| m.start < end && start < m.end)
 }
 
@@ -227,12 +227,10 @@ fn bank_title(index: u8, rows: &[Row], banks: &[Bank]) -> String {
         rows.first().map_or(0, |r| r.start),
         rows.last().map_or(0, |r| r.end),
     );
-    let free: u64 = rows
-        .iter()
-        .filter(|r| r.kind == Kind::Range(RangeType::Free))
-        .map(Row::len)
-        .sum();
-    let used = (end - start) - free;
+    let bytes_of = |k: Kind| -> u64 { rows.iter().filter(|r| r.kind == k).map(Row::len).sum() };
+    let free = bytes_of(Kind::Range(RangeType::Free));
+    let padding = bytes_of(Kind::Padding);
+    let used = (end - start) - free - padding;
     let name = match banks.get(usize::from(index)) {
         Some(b) => format!(
             "{} ({})",
@@ -245,8 +243,13 @@ fn bank_title(index: u8, rows: &[Row], banks: &[Bank]) -> String {
         ),
         None => format!("bank {index}"),
     };
+    let padding = if padding > 0 {
+        format!(", {padding} B padding")
+    } else {
+        String::new()
+    };
     format!(
-        "{name} {start:#010x}-{end:#010x}, {}: {used} B in use, {free} B free",
+        "{name} {start:#010x}-{end:#010x}, {}: {used} B in use{padding}, {free} B free",
         size_text(end - start)
     )
 }
@@ -587,8 +590,15 @@ mod tests {
         );
         assert_eq!(rows[1].owner, "a");
         let out = text(&sample(), false);
+        let row: Vec<&str> = out
+            .lines()
+            .find(|l| l.contains("padding   a"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(row, ["0x00001040", "0x00001080", "64", "B", "padding", "a"]);
         assert!(
-            out.contains("0x00001040  0x00001080  64 B  padding   a"),
+            out.contains("144 B in use, 64 B padding, 3888 B free"),
             "{out}"
         );
         assert!(!out.contains('\x1b'));

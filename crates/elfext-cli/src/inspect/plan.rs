@@ -93,7 +93,12 @@ impl Placeholders {
             names: names
                 .into_iter()
                 .enumerate()
-                .map(|(i, n)| (n, first + 16 * (i as u64 % (PLACEHOLDER_SPAN / 16)) | thumb))
+                .map(|(i, n)| {
+                    (
+                        n,
+                        (first + 16 * (i as u64 % (PLACEHOLDER_SPAN / 16))) | thumb,
+                    )
+                })
                 .collect(),
         }
     }
@@ -136,27 +141,48 @@ fn granule_name<S: serde::Serializer>(g: &GranuleArg, s: S) -> Result<S::Ok, S::
     s.serialize_str(g.name())
 }
 
+/// The largest target window the commands link into (the host allocates twice as much).
+pub const MAX_WINDOW: u64 = 64 << 20;
+
+/// Bytes the loaded sections of `info` take before rounding: sizes plus alignments.
+pub fn needed_bytes(info: &ObjectInfo) -> u64 {
+    info.sections
+        .iter()
+        .filter(|s| s.alloc)
+        .map(|s| s.size.saturating_add(s.align.min(1 << 20)))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Refuse objects whose sections could not fit in [`MAX_WINDOW`]; `what` names it.
+pub fn check_size(info: &ObjectInfo, what: &str) -> Result<u64, CliError> {
+    let raw = needed_bytes(info);
+    if raw > MAX_WINDOW / 8 {
+        return Err(CliError::Failed(format!(
+            "{what}: its sections need {raw} bytes, more than the {} MiB this command plans for; the object may be damaged",
+            (MAX_WINDOW / 8) >> 20
+        )));
+    }
+    Ok(raw)
+}
+
 impl Window {
-    /// A window at `base` big enough for `info` under any granule.
-    pub fn for_object(info: &ObjectInfo, base: u64, granule: GranuleArg) -> Self {
-        let raw: u64 = info
-            .sections
-            .iter()
-            .filter(|s| s.alloc)
-            .map(|s| s.size.saturating_add(s.align.min(1 << 20)))
-            .fold(0u64, u64::saturating_add);
-        let size = raw
-            .saturating_mul(16)
-            .saturating_add(256 << 10)
-            .max(1 << 20)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 40);
-        Window {
+    /// A window at `base` big enough for `info` under any granule; `what` names the input.
+    pub fn for_object(
+        info: &ObjectInfo,
+        base: u64,
+        granule: GranuleArg,
+        what: &str,
+    ) -> Result<Self, CliError> {
+        let raw = check_size(info, what)?;
+        let size = (raw * 8 + (256 << 10))
+            .next_power_of_two()
+            .clamp(1 << 20, MAX_WINDOW);
+        Ok(Window {
             base,
             size,
             buffer: base.saturating_add(size),
             granule,
-        }
+        })
     }
 }
 
