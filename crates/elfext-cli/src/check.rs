@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use elfext::{Arch, Exports, Storage};
 use object::elf::{self, FileHeader32, FileHeader64};
-use object::read::elf::{FileHeader, Sym};
+use object::read::elf::{FileHeader, SectionHeader, Sym};
 use object::LittleEndian as LE;
 
 use crate::error::CliError;
@@ -23,10 +23,11 @@ Example:
   elfext check --exports exports.txt app.o      against a list of names
 
 EXPORTS is either
-  - an ELF file (the firmware): its exports are the global and weak, defined, not hidden
-    function and object symbols of its symbol table, at their addresses. A firmware that
-    declares its table with elfext's exports! macro exports Rust functions whose symbols
-    may be mangled: mark them #[no_mangle] or give a name list;
+  - an ELF file (the firmware, not stripped): its exports are the global and weak,
+    defined, not hidden function and object symbols of its symbol table, and every entry
+    of the tables it declares with elfext's exports! macro (found by their `ENTRIES`
+    symbol: the names extensions link to, even for functions whose own symbols are
+    local and mangled), at their addresses;
   - a text file: one name per line, optionally `name = 0xADDR`; `#` starts a comment.
     Names without an address get placeholders just below the window (see inspect --help).
 
@@ -109,10 +110,74 @@ fn elf_exports<E: FileHeader<Endian = LE>>(
             names.insert(name.to_string(), Some(sym.st_value(LE).into()));
         }
     }
+    // Tables declared with elfext's `exports!` macro: their functions may be local symbols
+    // under mangled names, but the table holds the names and addresses extensions link to.
+    let word = if E::is_type_64_sized() { 8 } else { 4 };
+    let at = |addr: u64, len: u64| -> Option<&[u8]> {
+        sections.iter().find_map(|sh| {
+            let start: u64 = sh.sh_addr(LE).into();
+            let size: u64 = sh.sh_size(LE).into();
+            let end = addr.checked_add(len)?;
+            let progbits =
+                sh.sh_type(LE) == elf::SHT_PROGBITS && sh.sh_flags(LE).0 & elf::SHF_ALLOC.0 != 0;
+            if !progbits || addr < start || end > start.checked_add(size)? {
+                return None;
+            }
+            let offset: u64 = sh.sh_offset(LE).into();
+            let off = usize::try_from(offset + (addr - start)).ok()?;
+            bytes.get(off..off.checked_add(usize::try_from(len).ok()?)?)
+        })
+    };
+    for sym in symbols.iter().skip(1) {
+        let name = sym.name(LE, symbols.strings()).map_err(bad)?;
+        let size: u64 = sym.st_size(LE).into();
+        if sym.st_type() != elf::STT_OBJECT
+            || !contains(name, b"7ENTRIES17h")
+            || size == 0
+            || size % (3 * word) != 0
+        {
+            continue;
+        }
+        let Some(table) = at(sym.st_value(LE).into(), size) else {
+            continue;
+        };
+        let words: Vec<u64> = table
+            .chunks_exact(word as usize)
+            .map(|w| {
+                let mut b = [0u8; 8];
+                b[..w.len()].copy_from_slice(w);
+                u64::from_le_bytes(b)
+            })
+            .collect();
+        // An entry is a name (pointer, length) and an address; the compiler may put the
+        // address first. Take the layout under which every name is an identifier.
+        for (p, l, a) in [(0, 1, 2), (2, 0, 1), (1, 2, 0)] {
+            let entries: Option<Vec<(String, u64)>> = words
+                .chunks_exact(3)
+                .map(|e| {
+                    let n = at(e[p], e[l])?;
+                    let ok = !n.is_empty()
+                        && n.iter()
+                            .all(|c| c.is_ascii_alphanumeric() || b"_$.".contains(c));
+                    ok.then(|| (String::from_utf8_lossy(n).into_owned(), e[a]))
+                })
+                .collect();
+            if let Some(entries) = entries {
+                for (n, a) in entries {
+                    names.insert(n, Some(a));
+                }
+                break;
+            }
+        }
+    }
     Ok(FirmwareExports {
         names,
         arch: Some(arch),
     })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn name_list(bytes: &[u8], what: &str) -> Result<FirmwareExports, CliError> {

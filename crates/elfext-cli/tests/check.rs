@@ -83,6 +83,27 @@ fn every_missing_symbol_is_listed_with_exit_3() {
 }
 
 #[test]
+fn exports_macro_tables_in_a_firmware_count_as_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    for cc in ALL {
+        let ext = object(cc, "uses_table.c", dir.path(), &[]);
+        let with = firmware(cc, "firmware.c", dir.path(), &["-DEXPORT_TABLE"]);
+        let out = check(&with, &[&ext]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{cc:?}: {}{}",
+            stdout(&out),
+            support::stderr(&out)
+        );
+        let without = firmware(cc, "firmware.c", dir.path(), &[]);
+        let out = check(&without, &[&ext]);
+        one_line_error(&out, 3);
+        assert_eq!(listed(&out, "missing symbol: "), ["table_only_function"]);
+    }
+}
+
+#[test]
 fn name_lists_with_comments_and_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let ext = object(Cc::Arm, "ext.c", dir.path(), &[]);

@@ -18,3 +18,18 @@ void _start(void)
     for (;;) {
     }
 }
+
+#ifdef EXPORT_TABLE
+/* A table as elfext's exports! macro declares it in a Rust firmware: the function's own
+ * symbol is local, the table (an `ENTRIES` array of name and address) exports it. */
+static int table_only_function(int x) { return x + 1; }
+struct export {
+    const char *name;
+    unsigned long len;
+    const void *addr;
+};
+__attribute__((used)) const struct export
+    entries[] __asm__("_ZN8firmware7exports4HOST7ENTRIES17h0123456789abcdefE") = {
+        {"table_only_function", 19, (const void *)table_only_function},
+};
+#endif
