@@ -221,7 +221,6 @@ mod native {
         // SAFETY: as above.
         assert_eq!(unsafe { counter.read() }, 42);
         reg.unload("data").unwrap();
-        drop(reg);
     }
 
     #[test]
@@ -259,7 +258,6 @@ mod native {
             .unwrap();
         assert_eq!(take_recorded(), [-1000, -200, -101]);
         reg2.unload("init").unwrap();
-        drop((reg, reg2));
     }
 
     #[test]
@@ -284,7 +282,6 @@ mod native {
             Err(e) => panic!("dep_b against the image of dep_a: {e}"),
         }
         reg.unload("a").unwrap();
-        drop(reg);
     }
 
     #[test]
@@ -293,59 +290,61 @@ mod native {
         let obj = gcc("c/data.c", &["-O2", "-fPIC"]);
         let image = place(&obj.bytes, &text_area, data_area.addr + 0x2000);
         let img = Image::parse(image).unwrap();
-        let reg = Registry::new(map_memory(&data_area, slots()), &HOST);
-        let before = reg.heap_stats();
-        let entries = || reg.with_memory(|m| m.map().iter().collect::<Vec<_>>());
-        let map_before = entries();
+        {
+            let reg = Registry::new(map_memory(&data_area, slots()), &HOST);
+            let before = reg.heap_stats();
+            let entries = || reg.with_memory(|m| m.map().iter().collect::<Vec<_>>());
+            let map_before = entries();
 
-        // Not where it was linked to run.
-        let copy: &'static [u8] = Box::leak(image.to_vec().into_boxed_slice());
-        match reg.load_image("data", copy) {
-            Err(Error::ImageMisplaced {
-                at,
-                text,
-                image: want,
-            }) => {
-                assert_eq!(at, copy.as_ptr() as u64 + img.text_offset());
-                assert_eq!(text, img.text_addr());
-                assert_eq!(want, img.image_addr());
+            // Not where it was linked to run.
+            let copy: &'static [u8] = Box::leak(image.to_vec().into_boxed_slice());
+            match reg.load_image("data", copy) {
+                Err(Error::ImageMisplaced {
+                    at,
+                    text,
+                    image: want,
+                }) => {
+                    assert_eq!(at, copy.as_ptr() as u64 + img.text_offset());
+                    assert_eq!(text, img.text_addr());
+                    assert_eq!(want, img.image_addr());
+                }
+                other => panic!("misplaced image: {other:?}"),
             }
-            other => panic!("misplaced image: {other:?}"),
+            // Every truncation and every bit flip of a copy.
+            for n in 0..copy.len() {
+                assert!(
+                    reg.load_image("data", &copy[..n]).is_err(),
+                    "truncated to {n}"
+                );
+            }
+            for i in (0..copy.len()).step_by(7) {
+                let mut b = copy.to_vec();
+                b[i] ^= 0x10;
+                let b: &'static [u8] = Box::leak(b.into_boxed_slice());
+                assert!(
+                    matches!(
+                        reg.load_image("data", b),
+                        Err(Error::ImageChecksum { .. } | Error::BadImage { .. })
+                    ),
+                    "flip in byte {i}"
+                );
+            }
+            assert_eq!(reg.heap_stats(), before);
+            assert_eq!(entries(), map_before);
         }
-        // Every truncation and every bit flip of a copy.
-        for n in 0..copy.len() {
-            assert!(
-                reg.load_image("data", &copy[..n]).is_err(),
-                "truncated to {n}"
-            );
-        }
-        for i in (0..copy.len()).step_by(7) {
-            let mut b = copy.to_vec();
-            b[i] ^= 0x10;
-            let b: &'static [u8] = Box::leak(b.into_boxed_slice());
-            assert!(
-                matches!(
-                    reg.load_image("data", b),
-                    Err(Error::ImageChecksum { .. } | Error::BadImage { .. })
-                ),
-                "flip in byte {i}"
-            );
-        }
-        assert_eq!(reg.heap_stats(), before);
-        assert_eq!(entries(), map_before);
-        drop(reg);
 
         // The right place but another architecture's registry.
-        let arm = Registry::for_arch(map_memory(&data_area, slots()), &HOST, Arch::Arm);
-        assert!(matches!(
-            arm.load_image("data", image),
-            Err(Error::ImageArch {
-                found: Arch::X86_64,
-                expected: Arch::Arm
-            })
-        ));
-        assert_eq!(arm.heap_stats().total(), 0);
-        drop(arm);
+        {
+            let arm = Registry::for_arch(map_memory(&data_area, slots()), &HOST, Arch::Arm);
+            assert!(matches!(
+                arm.load_image("data", image),
+                Err(Error::ImageArch {
+                    found: Arch::X86_64,
+                    expected: Arch::Arm
+                })
+            ));
+            assert_eq!(arm.heap_stats().total(), 0);
+        }
 
         // A memory that cannot place blocks at fixed addresses.
         let mut arena = vec![MaybeUninit::uninit(); 1 << 16];
@@ -355,24 +354,24 @@ mod native {
             Err(Error::NoFixedBlocks)
         ));
         assert_eq!(heap.heap_stats().total(), 0);
-        drop(heap);
 
         // DATA outside the memory: a MapMemory over only part of the data area.
         let half = &mut data_area.arena()[..0x1000];
-        let small = Registry::new(
-            MapMemory::new(MemoryMap::new(slots()), half, "small").unwrap(),
-            &HOST,
-        );
-        let small_before = small.heap_stats();
-        match small.load_image("data", image) {
-            Err(Error::OutsideMemory { kind, start, .. }) => {
-                assert_eq!(kind, RegionKind::Data);
-                assert_eq!(start, data_area.addr + 0x2000);
+        {
+            let small = Registry::new(
+                MapMemory::new(MemoryMap::new(slots()), half, "small").unwrap(),
+                &HOST,
+            );
+            let small_before = small.heap_stats();
+            match small.load_image("data", image) {
+                Err(Error::OutsideMemory { kind, start, .. }) => {
+                    assert_eq!(kind, RegionKind::Data);
+                    assert_eq!(start, data_area.addr + 0x2000);
+                }
+                other => panic!("data outside memory: {other:?}"),
             }
-            other => panic!("data outside memory: {other:?}"),
+            assert_eq!(small.heap_stats(), small_before);
         }
-        assert_eq!(small.heap_stats(), small_before);
-        drop(small);
     }
 
     #[test]
