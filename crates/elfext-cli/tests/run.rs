@@ -199,7 +199,6 @@ fn host_c_library_links() {
 }
 
 #[test]
-#[ignore = "needs static archive support in inputs::read, which is not there yet"]
 fn archive_members_are_pulled_as_needed() {
     let dir = tempfile::tempdir().unwrap();
     let members: Vec<PathBuf> = ["pulled_main", "pulled_helper", "unpulled"]
