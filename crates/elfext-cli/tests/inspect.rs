@@ -217,6 +217,31 @@ fn json_lists_sections_relocations_and_symbols_like_readelf() {
 }
 
 #[test]
+fn several_files_are_inspected_as_one_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let ext = object(Cc::Rv32, "ext.c", dir.path(), &[]);
+    let user = object(Cc::Rv32, "user.c", dir.path(), &[]);
+    let v = json(&[
+        "inspect",
+        "--json",
+        ext.to_str().unwrap(),
+        user.to_str().unwrap(),
+    ]);
+    let names = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // user's call to ext_add is resolved inside the combined object.
+    assert_eq!(names("undefined"), ["host_counter", "host_print"]);
+    assert!(names("exported").contains(&"user_twice".to_string()));
+    assert!(names("exported").contains(&"ext_add".to_string()));
+}
+
+#[test]
 fn tables_show_every_part() {
     let dir = tempfile::tempdir().unwrap();
     let path = object(Cc::Arm, "ext.c", dir.path(), &[]);
