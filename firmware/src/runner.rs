@@ -208,7 +208,7 @@ fn refuse(why: &str) -> ! {
 /// Decode hex digits into `out`; the number of bytes, or `None` for bad digits or no room.
 fn unhex(text: &str, out: &mut [u8]) -> Option<usize> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 || digits.len() / 2 > out.len() {
+    if !digits.len().is_multiple_of(2) || digits.len() / 2 > out.len() {
         return None;
     }
     for (pair, byte) in digits.chunks(2).zip(out.iter_mut()) {
@@ -242,8 +242,7 @@ pub fn run(heap: ExtHeap<'static>) -> ! {
     let strings = unsafe { &mut *core::ptr::addr_of_mut!(STRINGS) };
     let mut used = 0;
     let mut words = [0u32; WORDS];
-    let mut count = 0;
-    for token in args.by_ref() {
+    for (count, token) in args.enumerate() {
         let Ok(token) = token else {
             refuse("the command line is not UTF-8")
         };
@@ -263,7 +262,6 @@ pub fn run(heap: ExtHeap<'static>) -> ! {
         } else {
             refuse("an argument is neither w<hex> nor s<hex>")
         };
-        count += 1;
     }
 
     let name = path
