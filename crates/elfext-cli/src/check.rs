@@ -282,7 +282,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         parts.push(plural(problems.other.len(), "other link error"));
     }
     Err(CliError::WouldNotLink(format!(
-        "{what} would not link against {}: {}",
+        "{what} would not link against {}: {} (listed above); export what is missing from the firmware, or rebuild the extension without it",
         args.exports.display(),
         parts.join(", ")
     )))

@@ -56,7 +56,7 @@ pub struct Args {
     /// Also write the map as an SVG picture to this file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
-    /// Colour the text: auto (when stdout is a terminal), always, never.
+    /// Colour the text: auto (when stdout is a terminal and NO_COLOR is not set), always, never.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorArg,
 }
@@ -161,7 +161,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let color = match args.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
-        ColorArg::Auto => std::io::stdout().is_terminal(),
+        ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     println!(
         "Memory map after loading {} extension{} ({}, {} storage, granule {}):",
