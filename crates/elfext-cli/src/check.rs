@@ -3,6 +3,7 @@
 //! the exit code says yes (0) or no (3).
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use elfext::{Arch, Exports, Storage};
@@ -244,7 +245,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let window = Window::for_object(&info, args.base, args.granule, &what)?;
     let problems = check(&object, &info, &exports, &window, &what)?;
 
-    println!(
+    let mut out = String::new();
+
+    let _ = writeln!(
+        out,
         "{what}: {} object, {} undefined symbols, checked against {} exports of {}",
         info.arch,
         info.undefined.iter().filter(|u| u.referenced).count(),
@@ -252,20 +256,24 @@ pub fn run(args: Args) -> Result<(), CliError> {
         args.exports.display()
     );
     for m in &problems.missing {
-        println!("missing symbol: {m}");
+        let _ = writeln!(out, "missing symbol: {m}");
     }
     for r in &problems.unsupported {
-        println!(
+        let _ = writeln!(
+            out,
             "unsupported relocation: {} ({} on {}, {}x, first at {})",
             r.name, r.raw, info.arch, r.count, r.first
         );
     }
     for o in &problems.other {
-        println!("link error: {o}");
+        let _ = writeln!(out, "link error: {o}");
     }
     let n = problems.missing.len() + problems.unsupported.len() + problems.other.len();
     if n == 0 {
-        println!("would link");
+        let _ = writeln!(out, "would link");
+    }
+    crate::inspect::emit(&out)?;
+    if n == 0 {
         return Ok(());
     }
     let mut parts = Vec::new();

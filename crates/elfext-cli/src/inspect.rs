@@ -50,6 +50,18 @@ pub fn describe(files: &[PathBuf]) -> String {
         .join(", ")
 }
 
+/// Write `text` to stdout. A reader that stops early (`| head`) is not an error.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::io("write to standard output", e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Run `elfext inspect`.
 pub fn run(args: Args) -> Result<(), CliError> {
     let what = describe(&args.files);
@@ -60,9 +72,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if args.json {
         let json = serde_json::to_string_pretty(&to_json(&what, &info, &window, &plans))
             .map_err(|e| CliError::Failed(format!("cannot write JSON: {e}")))?;
-        println!("{json}");
+        emit(&format!("{json}\n"))?;
     } else {
-        print!("{}", tables(&what, &info, &window, &plans));
+        emit(&tables(&what, &info, &window, &plans))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! objects' architecture (`with_native(false)`), and addresses are shown relative to
 //! `--base` (RAM) and `--flash` (the objects' buffers, for persistent and writable loads).
 
+use std::fmt::Write;
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
@@ -163,7 +164,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ColorArg::Never => false,
         ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "Memory map after loading {} extension{} ({}, {} storage, granule {}):",
         inputs.len(),
         if inputs.len() == 1 { "" } else { "s" },
@@ -171,20 +174,21 @@ pub fn run(args: Args) -> Result<(), CliError> {
         storage_name(setup.storage),
         args.granule.name()
     );
-    println!();
-    print!(
+    out.push('\n');
+    let _ = write!(
+        out,
         "{}",
         render::text_with(&drawn.entries, &drawn.extras(), color)
     );
-    println!();
-    print!("{}", report_table(&drawn));
+    out.push('\n');
+    let _ = write!(out, "{}", report_table(&drawn));
     if let Some(path) = &args.svg {
         std::fs::write(path, render::svg_with(&drawn.entries, &drawn.extras())).map_err(|e| {
             CliError::io(format!("cannot write the SVG file {}", path.display()), e)
         })?;
-        println!("SVG written to {}", path.display());
+        let _ = writeln!(out, "SVG written to {}", path.display());
     }
-    Ok(())
+    crate::inspect::emit(&out)
 }
 
 /// A table of what each load cost (the library's `LoadReport`).

@@ -320,3 +320,22 @@ fn help_has_an_example() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("Example:"));
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = object(Cc::Arm, "ext.c", dir.path(), &[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elfext"))
+        .args(["inspect", "--json"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert_eq!(err, "");
+}
