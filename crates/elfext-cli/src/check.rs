@@ -405,24 +405,17 @@ fn check(
 /// File a library error under the problems (a link failure) or return it (the object is
 /// malformed or the check itself failed).
 fn classify(e: elfext::Error, problems: &mut Problems, what: &str) -> Result<(), CliError> {
-    use elfext::Error as E;
     match e {
         // Already listed from the object's relocation tables.
-        E::UnsupportedRelocation { .. } if !problems.unsupported.is_empty() => Ok(()),
-        E::UnsupportedRelocation { .. }
-        | E::RelocationOverflow { .. }
-        | E::RelocationMisaligned { .. }
-        | E::BadInstruction { .. }
-        | E::ExternalTls(_)
-        | E::Unsupported { .. }
-        | E::NoTlsArea { .. } => {
-            problems.other.push(e.to_string());
-            Ok(())
-        }
-        E::MissingSymbols(names) => {
+        elfext::Error::UnsupportedRelocation { .. } if !problems.unsupported.is_empty() => Ok(()),
+        elfext::Error::MissingSymbols(names) => {
             for n in names {
                 problems.missing.push(n.to_string());
             }
+            Ok(())
+        }
+        e if plan::is_link_error(&e) => {
+            problems.other.push(e.to_string());
             Ok(())
         }
         e => Err(CliError::elfext(format!("{what}: cannot be loaded"), e)),

@@ -68,13 +68,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let object = crate::inputs::read(&args.files, &[])?;
     let info = elf::read(&object, &what)?;
     let window = Window::for_object(&info, args.base, args.granule, &what)?;
-    let plans = plan::all(&object, &info, &window, &what)?;
+    let (plans, plan_error) = match plan::all(&object, &info, &window, &what)? {
+        Ok(plans) => (plans, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    let plan_error = plan_error.as_deref();
     if args.json {
-        let json = serde_json::to_string_pretty(&to_json(&what, &info, &window, &plans))
-            .map_err(|e| CliError::Failed(format!("cannot write JSON: {e}")))?;
+        let json =
+            serde_json::to_string_pretty(&to_json(&what, &info, &window, &plans, plan_error))
+                .map_err(|e| CliError::Failed(format!("cannot write JSON: {e}")))?;
         emit(&format!("{json}\n"))?;
     } else {
-        emit(&tables(&what, &info, &window, &plans))?;
+        emit(&tables(&what, &info, &window, &plans, plan_error))?;
     }
     Ok(())
 }
@@ -91,6 +96,8 @@ struct Json<'a> {
     exported: &'a [elf::Exported],
     window: &'a Window,
     plan: Vec<JsonPlan<'a>>,
+    /// Why there is no plan: elfext cannot link the object as it is.
+    plan_error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +136,7 @@ fn to_json<'a>(
     info: &'a ObjectInfo,
     window: &'a Window,
     plans: &'a [Plan],
+    plan_error: Option<&'a str>,
 ) -> Json<'a> {
     Json {
         input: what,
@@ -164,6 +172,7 @@ fn to_json<'a>(
                 sections: &p.placed,
             })
             .collect(),
+        plan_error,
     }
 }
 
@@ -173,7 +182,13 @@ fn heading(out: &mut String, title: &str) {
     out.push('\n');
 }
 
-fn tables(what: &str, info: &ObjectInfo, window: &Window, plans: &[Plan]) -> String {
+fn tables(
+    what: &str,
+    info: &ObjectInfo,
+    window: &Window,
+    plans: &[Plan],
+    plan_error: Option<&str>,
+) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
@@ -316,6 +331,13 @@ fn tables(what: &str, info: &ObjectInfo, window: &Window, plans: &[Plan]) -> Str
             window.granule.name()
         ),
     );
+    if let Some(why) = plan_error {
+        let _ = writeln!(
+            out,
+            "  none: elfext cannot link it as it is: {why}\n  (`elfext check` lists every reason)"
+        );
+        return out;
+    }
     let mut t = Table::new(&[
         ("storage", Align::Left),
         ("TEXT", Align::Right),

@@ -339,3 +339,22 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert!(out.status.success(), "{:?}: {err}", out.status);
     assert_eq!(err, "");
 }
+
+#[test]
+fn an_object_elfext_cannot_link_is_still_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = object(Cc::Host, "tls_gd.c", dir.path(), &[]);
+    let v = json(&["inspect", "--json", path.to_str().unwrap()]);
+    let tlsgd = v["relocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "R_X86_64_TLSGD")
+        .expect("the TLSGD relocation is counted");
+    assert_eq!(tlsgd["supported"], false);
+    assert_eq!(v["plan"].as_array().unwrap().len(), 0);
+    assert!(v["plan_error"].as_str().unwrap().contains("R_X86_64_TLSGD"));
+    let text = stdout(&elfext(&["inspect", path.to_str().unwrap()]));
+    assert!(text.contains("NOT SUPPORTED"), "{text}");
+    assert!(text.contains("elfext cannot link it as it is"), "{text}");
+}

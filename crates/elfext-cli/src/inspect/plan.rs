@@ -320,24 +320,46 @@ pub fn region_names() -> [String; 4] {
     RegionKind::REGIONS.map(|k| k.to_string())
 }
 
+/// Whether a load failed because elfext cannot link the object as it is (an unsupported
+/// relocation type or feature, a value out of range), not because the object is malformed.
+pub fn is_link_error(e: &elfext::Error) -> bool {
+    use elfext::Error as E;
+    matches!(
+        e,
+        E::UnsupportedRelocation { .. }
+            | E::RelocationOverflow { .. }
+            | E::RelocationMisaligned { .. }
+            | E::BadInstruction { .. }
+            | E::ExternalTls(_)
+            | E::Unsupported { .. }
+            | E::NoTlsArea { .. }
+            | E::TlsAreaFull { .. }
+            | E::MissingSymbols(_)
+    )
+}
+
 /// The plans of `object` under every storage type, with placeholder exports; `what` names
-/// the input in errors.
+/// the input in errors. `Ok(Err(why))` when elfext cannot link the object (see
+/// [`is_link_error`]); an `Err` when the object is malformed.
 pub fn all(
     object: &[u8],
     info: &ObjectInfo,
     window: &Window,
     what: &str,
-) -> Result<Vec<Plan>, CliError> {
+) -> Result<Result<Vec<Plan>, String>, CliError> {
     let exports = Placeholders::for_object(info, window.base);
-    STORAGES
-        .iter()
-        .map(|&s| {
-            load(object, info.arch, &exports, window, s).map_err(|e| {
-                CliError::elfext(
+    let mut plans = Vec::new();
+    for s in STORAGES {
+        match load(object, info.arch, &exports, window, s) {
+            Ok(p) => plans.push(p),
+            Err(e) if is_link_error(&e) => return Ok(Err(e.to_string())),
+            Err(e) => {
+                return Err(CliError::elfext(
                     format!("{what}: loading it as {} storage failed", storage_name(s)),
                     e,
-                )
-            })
-        })
-        .collect()
+                ))
+            }
+        }
+    }
+    Ok(Ok(plans))
 }
