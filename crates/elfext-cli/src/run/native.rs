@@ -181,8 +181,14 @@ pub fn call<M: Memory>(
             elfext::Error::NotNative,
         ));
     }
-    let regs = ffi::classify(args)?;
     let addr = function_address(registry, ext, &spec.name)?;
+    call_at(addr, spec, args)
+}
+
+/// Call the function at `addr` (in native, executable memory, checked by the caller to be
+/// the function `spec` names) with `args`, and return the result as printed (see [`call`]).
+pub fn call_at(addr: u64, spec: &CallSpec, args: &[Arg]) -> Result<String, CliError> {
+    let regs = ffi::classify(args)?;
     let returned = call_native(addr, &regs, spec.ret)?;
     Ok(match spec.ret {
         Ty::Str if returned.int_bits == 0 => "(null)".to_string(),
