@@ -5,7 +5,8 @@
 //! The extension is loaded into a [`Registry`](elfext::Registry) over
 //! [`HostMemory`](elfext::HostMemory), linked against the host's C library, its
 //! constructors run, the function called with the given arguments, and the return value
-//! printed alone on the last line of stdout.
+//! printed alone on the last line of stdout. With `--target`, [`crate::target::run`] does the
+//! same on a QEMU board.
 
 #[cfg(unix)]
 pub mod ffi;
@@ -26,6 +27,7 @@ Examples:
   elfext run scale.o --call 'scale(f64)->f64' 0.5
   elfext run strings.o --call 'len(str)->u64' hello
   elfext run libfoo.a --call 'foo(i32)->i32' 1     pulls foo and what it needs from the archive
+  elfext run --target cortex-m4 add.o --call 'add(i32,i32)->i32' 2 3    on QEMU mps2-an386
 
 Types: i8 i16 i32 i64 u8 u16 u32 u64 (decimal, negative or 0x hex), f32 f64, ptr (an address,
 0x... or null), str (passed as a pointer to a NUL-terminated copy); void as a return type, and
@@ -38,7 +40,8 @@ printf-style variadic functions can be called with f64 (not f32) variadic argume
 function must really have the signature given: a wrong one calls it with wrong values.
 
 Exit codes: 0 the call returned, 1 the inputs could not be read, loaded or linked, or the
-function is missing, 2 wrong command line, signature or argument.")]
+function is missing or crashed, 2 wrong command line, signature or argument, 4 (--target) the
+board or QEMU failed.")]
 pub struct Args {
     /// Objects (`.o`) and static archives (`.a`) combined into the extension (before --call).
     #[arg(required = true, value_name = "FILE")]
@@ -52,6 +55,9 @@ pub struct Args {
         value_name = "SIGNATURE [ARGS]"
     )]
     call: Vec<String>,
+    /// Run on a QEMU board instead of natively.
+    #[arg(long, value_name = "BOARD")]
+    target: Option<crate::target::Board>,
 }
 
 /// Run `elfext run`.
@@ -64,20 +70,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let values = call::parse_args(&spec, values)?;
     // Arguments the native call cannot pass are a usage error, found before any loading.
     #[cfg(unix)]
-    ffi::classify(&values)?;
-    // An image from `elfext prelink` runs natively where it was prelinked to run.
-    if let Some(image) = crate::prelink::image_input(&args.files)? {
-        let name = extension_name(&args.files[0]);
-        let result =
-            crate::prelink::run_image(&name, &image, args.target.is_some(), &spec, &values)?;
-        if spec.ret != crate::call::Ty::Void {
-            println!("{result}");
-        }
-        return Ok(());
+    if args.target.is_none() {
+        ffi::classify(&values)?;
     }
     let object = inputs::read(&args.files, &[spec.name.as_str()])?;
-    let name = extension_name(&args.files[0]);
-    let result = run_object(&name, &object, &spec, &values)?;
+    let result = match args.target {
+        Some(board) => crate::target::run(board, &object, &spec, &values)?,
+        None => run_object(&extension_name(&args.files[0]), &object, &spec, &values)?,
+    };
     // A void function has no value to print: its own output, if any, is all there is.
     if spec.ret != crate::call::Ty::Void {
         println!("{result}");
