@@ -73,6 +73,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if args.target.is_none() {
         ffi::classify(&values)?;
     }
+    // An image from `elfext prelink` runs natively where it was prelinked to run.
+    if let Some(image) = crate::prelink::image_input(&args.files)? {
+        let name = extension_name(&args.files[0]);
+        let result =
+            crate::prelink::run_image(&name, &image, args.target.is_some(), &spec, &values)?;
+        if spec.ret != crate::call::Ty::Void {
+            println!("{result}");
+        }
+        return Ok(());
+    }
     let object = inputs::read(&args.files, &[spec.name.as_str()])?;
     let result = match args.target {
         Some(board) => crate::target::run(board, &object, &spec, &values)?,
