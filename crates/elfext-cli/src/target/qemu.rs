@@ -18,7 +18,8 @@ use super::Board;
 
 /// The repository this command was built from: the firmware's sources are there.
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// A QEMU ready to start.
