@@ -32,7 +32,8 @@ applied for those final addresses (calls out of reach go through veneers in TEXT
 starts with a header (checksummed) and must be placed (flashed) so that its text lies at
 --text: the summary prints where the image itself goes. The firmware loads it with
 Registry::load_image, which copies DATA to --data and zeroes BSS; nothing is relocated at
-run time. The init/fini tables are the first bytes of DATA.
+run time. The init/fini tables are the first bytes of DATA. The image lists the exports it
+was linked against (its imports); loading checks that the firmware has each at that address.
 
 EXPORTS is a firmware ELF (its global function and object symbols and exports! tables) or a
 text file of `name = 0xADDR` lines (`#` starts a comment), as for `elfext check`; every name
@@ -246,6 +247,11 @@ fn summary(img: &Image<'_>, input: &str, output: &str) -> String {
     s += &format!("  exports: {}\n", names.len());
     for (n, a) in &names {
         s += &format!("    {a:#010x}  {n}\n");
+    }
+    // What it was linked against: the firmware that loads it must have these there.
+    s += &format!("  imports: {}\n", img.imports().count());
+    for (n, a) in img.imports() {
+        s += &format!("    {a:#010x}  {}\n", String::from_utf8_lossy(n));
     }
     s
 }

@@ -300,6 +300,16 @@ fn prelink_refuses_what_cannot_link_for_those_addresses() {
         out.contains("exports: 1") && out.contains("  twice\n"),
         "{out}"
     );
+    assert!(
+        out.contains("imports: 1") && out.contains("0x7f0000001000  firmware_add"),
+        "{out}"
+    );
+    // This process's exports (the C library) have no `firmware_add` there.
+    fails(
+        &["run", img, "--call", "twice(i32)->i32", "2"],
+        1,
+        "prelinked against `firmware_add` at 0x7f0000001000",
+    );
     // The wrong architecture for the object.
     fails(
         &[

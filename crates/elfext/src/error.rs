@@ -651,6 +651,17 @@ pub enum Error {
         /// What is wrong (not aligned to ..., beyond the address space).
         problem: ImageAddressProblem,
     },
+    /// A prelinked image was linked against a firmware symbol that this registry's exports
+    /// have elsewhere, or not at all.
+    #[error("image was prelinked against `{name}` at {linked:#x}, but {}; prelink it again against these exports", ExportNow(*.found))]
+    ImageImport {
+        /// The symbol.
+        name: Name,
+        /// The address the image was linked for.
+        linked: u64,
+        /// Its address in the registry's exports (`None`: not exported).
+        found: Option<u64>,
+    },
     /// Two inputs of a combination both define a symbol, and neither definition is weak.
     #[error("symbol `{symbol}` is defined in both `{first}` and `{second}`; remove one definition or make one of them weak")]
     DuplicateSymbol {
@@ -688,6 +699,18 @@ pub enum Error {
         /// The referring section.
         section: Name,
     },
+}
+
+/// Where the registry's exports have an image's import, for [`Error::ImageImport`].
+struct ExportNow(Option<u64>);
+
+impl fmt::Display for ExportNow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "the exports have it at {a:#x}"),
+            None => f.write_str("the exports do not have it"),
+        }
+    }
 }
 
 /// Why an address given for a prelinked image does not suit it.

@@ -14,8 +14,8 @@ use std::mem::MaybeUninit;
 
 use elfext::memory::map::Slot;
 use elfext::{
-    prelink, Arch, Error, ExportMap, ExtHeap, Granules, Image, MapMemory, MemoryMap, Placed,
-    PrelinkOptions, RangeType, RegionKind, Registry,
+    prelink, Arch, Error, ExportMap, Exports, ExtHeap, Granules, Image, MapMemory, MemoryMap,
+    Placed, PrelinkOptions, RangeType, RegionKind, Registry,
 };
 use elfext_testkit::oracle::{difference, link_gnu_ld, ElfextLink, Section};
 use elfext_testkit::{build_path, Compiler};
@@ -235,6 +235,41 @@ mod native {
         let init_img = Image::parse(init_image).unwrap();
         assert_eq!(init_img.table_lengths(), [1, 3, 3]);
 
+        // Prelinked against the host's exports: a registry whose exports have
+        // `host_print` elsewhere, or not at all, refuses the image.
+        let img = Image::parse(hello_image).unwrap();
+        let imports: Vec<_> = img.imports().collect();
+        assert_eq!(
+            imports,
+            [(&b"host_print"[..], HOST.lookup(b"host_print").unwrap())]
+        );
+        {
+            let mut moved = host_exports();
+            moved.insert("host_print", 0x1234_5678);
+            let other = Registry::new(map_memory(&data_area, slots()), &moved);
+            let before = other.heap_stats();
+            match other.load_image("hello", hello_image) {
+                Err(Error::ImageImport {
+                    name,
+                    linked,
+                    found,
+                }) => {
+                    assert_eq!(name.as_bytes(), b"host_print");
+                    assert_eq!(linked, imports[0].1);
+                    assert_eq!(found, Some(0x1234_5678));
+                }
+                other => panic!("moved export: {other:?}"),
+            }
+            assert_eq!(other.heap_stats(), before);
+        }
+        {
+            let none = ExportMap::new();
+            let bare = Registry::new(map_memory(&data_area, slots()), &none);
+            assert!(matches!(
+                bare.load_image("hello", hello_image),
+                Err(Error::ImageImport { found: None, .. })
+            ));
+        }
         let reg = Registry::new(map_memory(&data_area, slots()), &HOST);
         reg.load_image("hello", hello_image).unwrap();
         // SAFETY: `int hello(void)`.
@@ -625,3 +660,4 @@ fn images_hold_the_same_bytes_as_gnu_ld_links_for_the_same_addresses() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+

@@ -13,6 +13,10 @@
 //! The init/fini tables of an image are the first bytes of its DATA (in RAM), where
 //! [`Extension::bringup`](crate::Extension::bringup) and `teardown` find them.
 //!
+//! An image lists the firmware symbols it was linked against (its imports) with their
+//! addresses; loading checks each against the registry's exports, so an image prelinked for
+//! another firmware build is refused instead of jumping to wrong addresses.
+//!
 //! # Format, version 1
 //!
 //! Little-endian, fixed-width, no host pointers: a 64-bit host writes the image that a
@@ -40,9 +44,10 @@
 //!  60  table lengths    3 x u16  entries of the preinit, init and fini tables
 //!  66  reserved         u16      0
 //!  68  exports          u32      count
-//!  72  reserved         u64      0
-//! exports (16 bytes each): address u64, name offset u32 (from the first name byte), name
-//!     length u32; then the names, back to back; zeros up to the text offset
+//!  72  imports          u32      count
+//!  76  reserved         u32      0
+//! exports, then imports (16 bytes each): address u64, name offset u32 (from the first name
+//!     byte), name length u32; then the names, back to back; zeros up to the text offset
 //! text bytes (text length), then data bytes (data length)
 //! ```
 //!
@@ -119,6 +124,7 @@ pub struct Image<'a> {
     data_align: u32,
     tables: [u16; 3],
     n_exports: u32,
+    n_imports: u32,
 }
 
 /// Little-endian field reads of a checked length.
@@ -208,13 +214,15 @@ impl<'a> Image<'a> {
             data_align: u32_at(bytes, 56),
             tables: [u16_at(bytes, 60), u16_at(bytes, 62), u16_at(bytes, 64)],
             n_exports: u32_at(bytes, 68),
+            n_imports: u32_at(bytes, 72),
         };
         img.check()?;
         Ok(img)
     }
 
     fn check(&self) -> Result<()> {
-        let names = (HEADER_LEN as u64).saturating_add(u64::from(self.n_exports) * 16);
+        let listed = u64::from(self.n_exports) + u64::from(self.n_imports);
+        let names = (HEADER_LEN as u64).saturating_add(listed * EXPORT_LEN as u64);
         let text_off = u64::from(self.text_off);
         if text_off < names || text_off > self.bytes.len() as u64 {
             return Err(bad(
@@ -288,12 +296,16 @@ impl<'a> Image<'a> {
             });
         }
         let names_len = text_off - names;
-        for i in 0..self.n_exports as usize {
+        for i in 0..listed as usize {
             let at = HEADER_LEN + EXPORT_LEN * i;
             let off = u64::from(u32_at(self.bytes, at + 8));
             let len = u64::from(u32_at(self.bytes, at + 12));
             if len == 0 || off + len > names_len {
-                return Err(bad(at + 8, "export name (outside the names)", off));
+                return Err(bad(
+                    at + 8,
+                    "export or import name (outside the names)",
+                    off,
+                ));
             }
         }
         Ok(())
@@ -390,9 +402,20 @@ impl<'a> Image<'a> {
 
     /// The exported symbols: name and target address.
     pub fn exports(&self) -> impl Iterator<Item = (&'a [u8], u64)> + '_ {
-        let names = HEADER_LEN + EXPORT_LEN * self.n_exports as usize;
+        self.entries(0, self.n_exports as usize)
+    }
+
+    /// The firmware symbols it was linked against: name and the address it was linked for.
+    pub fn imports(&self) -> impl Iterator<Item = (&'a [u8], u64)> + '_ {
+        self.entries(self.n_exports as usize, self.n_imports as usize)
+    }
+
+    /// Export or import entries `first..first + n`.
+    fn entries(&self, first: usize, n: usize) -> impl Iterator<Item = (&'a [u8], u64)> + '_ {
+        let all = self.n_exports as usize + self.n_imports as usize;
+        let names = HEADER_LEN + EXPORT_LEN * all;
         let bytes = self.bytes;
-        (0..self.n_exports as usize).map(move |i| {
+        (first..first + n).map(move |i| {
             let at = HEADER_LEN + EXPORT_LEN * i;
             let addr = u64_at(bytes, at);
             let off = u32_at(bytes, at + 8) as usize;
@@ -422,6 +445,7 @@ pub(crate) struct Parts<'p> {
     pub data_align: u64,
     pub tables: [u16; 3],
     pub exports: &'p [(&'p [u8], u64)],
+    pub imports: &'p [(&'p [u8], u64)],
 }
 
 fn field(what: &'static str, value: u64) -> Result<u32> {
@@ -434,8 +458,9 @@ fn field(what: &'static str, value: u64) -> Result<u32> {
 
 /// Write an image.
 pub(crate) fn encode(p: &Parts<'_>) -> Result<alloc::vec::Vec<u8>> {
-    let names_at = HEADER_LEN + EXPORT_LEN * p.exports.len();
-    let names_len: usize = p.exports.iter().map(|(n, _)| n.len()).sum();
+    let entries = || p.exports.iter().chain(p.imports);
+    let names_at = HEADER_LEN + EXPORT_LEN * (p.exports.len() + p.imports.len());
+    let names_len: usize = entries().map(|(n, _)| n.len()).sum();
     let text_off = ((names_at + names_len) as u64).next_multiple_of(p.text_align.max(16));
     let text_off = field("image header", text_off)?;
     let total = u64::from(text_off) + p.text.len() as u64 + p.data.len() as u64;
@@ -460,15 +485,16 @@ pub(crate) fn encode(p: &Parts<'_>) -> Result<alloc::vec::Vec<u8>> {
     }
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&field("exports", p.exports.len() as u64)?.to_le_bytes());
-    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&field("imports", p.imports.len() as u64)?.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
     let mut off = 0u64;
-    for (name, addr) in p.exports {
+    for (name, addr) in entries() {
         out.extend_from_slice(&addr.to_le_bytes());
         out.extend_from_slice(&field("export names", off)?.to_le_bytes());
         out.extend_from_slice(&field("export name", name.len() as u64)?.to_le_bytes());
         off += name.len() as u64;
     }
-    for (name, _) in p.exports {
+    for (name, _) in entries() {
         out.extend_from_slice(name);
     }
     out.resize(text_off as usize, 0);
@@ -526,6 +552,7 @@ mod tests {
             data_align: 4,
             tables: [0, 1, 0],
             exports: &[(b"run", 0x0800_1001), (b"counter", 0x2000_0004)],
+            imports: &[(b"printf", 0x0000_0401)],
         })
         .unwrap()
     }
@@ -542,6 +569,7 @@ mod tests {
         assert_eq!(img.table_lengths(), [0, 1, 0]);
         assert_eq!(img.symbol("counter"), Some(0x2000_0004));
         assert_eq!(img.symbol("run"), Some(0x0800_1001));
+        assert_eq!(img.imports().collect::<Vec<_>>(), [(&b"printf"[..], 0x401)]);
         assert_eq!(img.image_addr(), 0x0800_1000 - img.text_offset());
         assert_eq!(img.text_offset() % 16, 0);
     }
@@ -576,6 +604,7 @@ mod tests {
             data_align: 4,
             tables: [0; 3],
             exports: &[],
+            imports: &[],
         })
         .unwrap();
         assert!(matches!(
@@ -602,6 +631,7 @@ mod tests {
             data_align: 4,
             tables: [0; 3],
             exports: &[],
+            imports: &[],
         })
         .unwrap();
         assert!(matches!(

@@ -8,6 +8,7 @@ use alloc::alloc::{alloc_zeroed, dealloc};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::alloc::Layout;
+use core::cell::RefCell;
 use core::ptr::NonNull;
 
 use object::read::elf::FileHeader;
@@ -110,7 +111,10 @@ fn prelink_with<E: FileHeader<Endian = LE>, R: Relocator>(
         base: 0,
         writable: None,
     };
-    let resolver = Firmware(options.exports);
+    let resolver = Firmware {
+        exports: options.exports,
+        used: RefCell::new(Vec::new()),
+    };
     let linked = link::link_at::<E, R, Fixed>(
         &obj,
         &mut src,
@@ -146,6 +150,8 @@ fn prelink_with<E: FileHeader<Endian = LE>, R: Relocator>(
         exports.push((obj.sym_name(s)?, addr));
     }
     exports.sort_unstable();
+    let used = resolver.used.into_inner();
+    let imports: Vec<(&[u8], u64)> = used.iter().map(|(n, a)| (&n[..], *a)).collect();
     encode(&Parts {
         arch,
         text_addr: options.text,
@@ -158,16 +164,28 @@ fn prelink_with<E: FileHeader<Endian = LE>, R: Relocator>(
         data_align,
         tables: linked.tables,
         exports: &exports,
+        imports: &imports,
     })
 }
 
-/// Undefined symbols come from the firmware's exports only.
-struct Firmware<'e>(&'e dyn Exports);
+/// Undefined symbols come from the firmware's exports only; the ones found are the
+/// image's imports.
+struct Firmware<'e> {
+    exports: &'e dyn Exports,
+    /// (name, address) of each export used, in name order.
+    used: RefCell<Vec<(Vec<u8>, u64)>>,
+}
 
 impl Resolve for Firmware<'_> {
     fn resolve(&self, wanted: &mut [Wanted<'_>], _mem: &dyn Memory) {
+        let mut used = self.used.borrow_mut();
         for w in wanted.iter_mut() {
-            w.addr = self.0.lookup(w.name);
+            w.addr = self.exports.lookup(w.name);
+            if let Some(a) = w.addr {
+                if used.last().is_none_or(|(n, _)| n[..] != *w.name) {
+                    used.push((w.name.to_vec(), a));
+                }
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::record::{self, NewRecord, Rec};
 use super::{Inner, Registry};
-use crate::error::{Error, Result};
+use crate::error::{Error, Name, Result};
 use crate::image::Image;
 use crate::layout::BlockLayout;
 use crate::loader::Storage;
@@ -15,7 +15,9 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
     /// Load the prelinked image `image` as `name`, or, when `name` is already loaded, only
     /// count one more use. Returns the use count before this call (0 for a fresh load).
     ///
-    /// The image must lie where it was prelinked to run: its text at the image's text
+    /// Every firmware symbol the image was linked against must be at the same address in
+    /// the registry's exports ([`Error::ImageImport`] otherwise). The image must lie where
+    /// it was prelinked to run: its text at the image's text
     /// address (for a memory with a [flash window](crate::TargetMemory::with_flash), at
     /// the target address of the host bytes). Nothing is relocated: the DATA+BSS range is
     /// taken at the image's data address ([`Memory::claim_block`], which
@@ -58,6 +60,16 @@ impl<M: Memory> Inner<'_, M> {
                 found: img.arch(),
                 expected: self.arch,
             });
+        }
+        for (name, linked) in img.imports() {
+            let found = self.exports.lookup(name);
+            if found != Some(linked) {
+                return Err(Error::ImageImport {
+                    name: Name::new(name),
+                    linked,
+                    found,
+                });
+            }
         }
         let host_text = (image.as_ptr() as u64).wrapping_add(img.text_offset());
         let at = self.mem.in_place_addr(host_text);
