@@ -15,7 +15,7 @@ use std::mem::MaybeUninit;
 use elfext::memory::map::Slot;
 use elfext::{
     prelink, Arch, Error, ExportMap, Exports, ExtHeap, Granules, Image, MapMemory, MemoryMap,
-    Placed, PrelinkOptions, RangeType, RegionKind, Registry,
+    Placed, PrelinkOptions, RangeType, RegionKind, Registry, SaveOptions,
 };
 use elfext_testkit::oracle::{difference, link_gnu_ld, ElfextLink, Section};
 use elfext_testkit::{build_path, Compiler};
@@ -293,6 +293,53 @@ mod native {
             .unwrap();
         assert_eq!(take_recorded(), [-1000, -200, -101]);
         reg2.unload("init").unwrap();
+    }
+
+    #[test]
+    fn an_image_extension_survives_save_and_restore() {
+        let (text_area, data_area) = areas(5);
+        let obj = gcc("c/data.c", &["-O2", "-fPIC"]);
+        let image = place(&obj.bytes, &text_area, data_area.addr);
+        let snap = {
+            let reg = Registry::new(map_memory(&data_area, slots()), &HOST);
+            reg.load_image("data", image).unwrap();
+            reg.load_image("data", image).unwrap();
+            let counter = reg
+                .with("data", |e| e.data::<i32>("counter"))
+                .unwrap()
+                .unwrap();
+            // SAFETY: `int counter`, live while loaded.
+            unsafe { counter.write(7) };
+            reg.save_to_vec(SaveOptions {
+                region_checksums: true,
+            })
+            .unwrap()
+            // Suspend: the registry and the map's bookkeeping are gone, the RAM stays.
+        };
+        let mem = map_memory(&data_area, slots());
+        // SAFETY: the RAM and the image are untouched since the save; the host exports are
+        // where they were.
+        let reg = unsafe { Registry::restore(mem, &HOST, &snap) }
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(reg.with("data", |e| e.use_count()).unwrap(), 2);
+        let counter = reg
+            .with("data", |e| e.data::<i32>("counter"))
+            .unwrap()
+            .unwrap();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { counter.read() },
+            7,
+            "DATA kept, not reloaded from the image"
+        );
+        // SAFETY: `int apply(int, int, int)`.
+        let apply = unsafe { reg.function::<extern "C" fn(i32, i32, i32) -> i32>("data", "apply") }
+            .unwrap();
+        assert_eq!(apply(1, 9, 4), 5);
+        assert_eq!(reg.unload("data").unwrap(), 1);
+        assert_eq!(reg.unload("data").unwrap(), 0);
+        assert_eq!(reg.heap_stats().total(), 0);
     }
 
     #[test]
@@ -660,4 +707,3 @@ fn images_hold_the_same_bytes_as_gnu_ld_links_for_the_same_addresses() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
-
