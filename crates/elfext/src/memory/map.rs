@@ -768,50 +768,51 @@ impl<'a> MemoryMap<'a> {
         if out.len() > self.capacity() {
             return Err(self.full());
         }
-        // Rebuild: slots 0.. in address order, a treap over fresh priorities built with
-        // the right spine on a stack; a node's subtree is complete when it leaves the
-        // stack, so its augmentation is computed then.
-        let mut stack: Vec<u32> = Vec::with_capacity(64);
+        // Rebuild: slots 0.. in address order, a treap over fresh priorities. The right
+        // spine is the stack of the classic Cartesian-tree construction, walked through
+        // parent links; a node's subtree is complete when it leaves the spine, so its
+        // augmentation is computed then.
+        let mut top = NIL;
         for (i, r) in out.iter().enumerate() {
             let n = i as u32;
-            self.slots[i] = *r;
             let prio = self.next_prio();
-            let s = &mut self.slots[i];
-            s.prio = prio;
-            s.left = NIL;
-            s.right = NIL;
-            s.parent = NIL;
             let mut last = NIL;
-            while let Some(&top) = stack.last() {
-                if self.slots[top as usize].prio >= prio {
-                    break;
-                }
-                stack.pop();
+            while top != NIL && self.slots[top as usize].prio < prio {
                 self.pull(top);
                 last = top;
+                top = self.slots[top as usize].parent;
             }
-            self.slots[i].left = last;
+            let s = &mut self.slots[i];
+            *s = *r;
+            s.prio = prio;
+            s.left = last;
+            s.right = NIL;
+            s.parent = top;
             if last != NIL {
                 self.slots[last as usize].parent = n;
             }
-            if let Some(&top) = stack.last() {
+            if top != NIL {
                 self.slots[top as usize].right = n;
-                self.slots[i].parent = top;
             }
-            stack.push(n);
+            top = n;
         }
-        while let Some(top) = stack.pop() {
+        let mut root = NIL;
+        while top != NIL {
             self.pull(top);
+            root = top;
+            top = self.slots[top as usize].parent;
         }
-        self.root = if out.is_empty() { NIL } else { self.root_of(0) };
+        self.root = root;
         self.bumped = out.len() as u32;
         self.used = out.len() as u32;
         self.released = NIL;
-        for it in &items {
-            let n = self.containing(it.0).unwrap_or(NIL);
-            if n != NIL {
-                let entry = self.slots[n as usize].entry();
-                self.changed(ChangeKind::Reserved, &entry);
+        if self.observers.iter().all(Option::is_none) {
+            self.key += items.len() as u64;
+        } else {
+            for r in out.iter().filter(|r| r.ty != RangeType::Free) {
+                if items.binary_search_by_key(&r.start, |it| it.0).is_ok() {
+                    self.changed(ChangeKind::Reserved, &r.entry());
+                }
             }
         }
         Ok(items.len())
@@ -834,17 +835,6 @@ impl<'a> MemoryMap<'a> {
             }
         }
         Ok(items.len())
-    }
-
-    /// The root of the tree holding node `n`.
-    fn root_of(&self, mut n: u32) -> u32 {
-        loop {
-            let p = self.slots[n as usize].parent;
-            if p == NIL {
-                return n;
-            }
-            n = p;
-        }
     }
 
     /// Reserve the largest block `req` allows (at least `req.size` bytes), for a load of
@@ -2153,10 +2143,20 @@ mod tests {
         };
         let (mut oks, mut errs) = (0, 0);
         for round in 0..400 {
+            let seen = Cell::new(0usize);
+            let count = |c: &Change| {
+                if c.kind == ChangeKind::Reserved {
+                    seen.set(seen.get() + 1);
+                }
+            };
             let mut a = vec![Slot::EMPTY; 96];
             let mut b = vec![Slot::EMPTY; 96];
             let mut one = ram(&mut a);
             let mut all = ram(&mut b);
+            let observed = round % 2 == 0;
+            if observed {
+                all.subscribe(&count).unwrap();
+            }
             if round % 3 == 0 {
                 for m in [&mut one, &mut all] {
                     m.add_bank(0x20_0000, 0x1000, BankKind::Flash, "flash")
@@ -2187,7 +2187,9 @@ mod tests {
             }
             let before: Vec<MapEntry> = all.iter().collect();
             let key = all.key();
+            seen.set(0);
             let got = all.reserve_all(&reqs);
+            let reported = seen.get();
             // One by one, in address order, undoing on error.
             let mut sorted = reqs.clone();
             sorted.sort_by_key(|r| match r.place {
@@ -2215,11 +2217,13 @@ mod tests {
                         one.iter().collect::<Vec<_>>()
                     );
                     assert_eq!(all.key(), key + *n as u64);
+                    assert_eq!(reported, if observed { *n } else { 0 });
                 }
                 (Err(_), Err(_)) => {
                     errs += 1;
                     assert_eq!(all.iter().collect::<Vec<_>>(), before, "round {round}");
                     assert_eq!(all.key(), key);
+                    assert_eq!(reported, 0);
                 }
                 _ => panic!("round {round}: reserve_all {got:?}, one by one {want:?}"),
             }
