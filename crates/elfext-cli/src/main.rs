@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         Command::Map(args) => mapcmd::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(error::exit::OK),
         Err(e) => {
             eprintln!("elfext: error: {e}");
             if let Some(detail) = e.detail() {

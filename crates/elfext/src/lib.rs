@@ -62,7 +62,7 @@ pub use link::Placed;
 pub use loader::FileLoader;
 pub use loader::{BufLoader, InPlace, IoLoader, Loader, Storage};
 pub use memory::map::{MapEntry, MemoryMap, RangeFlags, RangeType};
-pub use memory::{Block, ExtHeap, HeapStats, MapMemory, Memory, TargetMemory};
+pub use memory::{Block, Claim, Claimed, ExtHeap, HeapStats, MapMemory, Memory, TargetMemory};
 #[cfg(all(feature = "std", unix))]
 pub use memory::{HostMemory, LowBuffer};
 pub use registry::{DefaultRawMutex, Extension, LoadReport, Registry};

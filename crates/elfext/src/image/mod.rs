@@ -66,7 +66,7 @@ pub use prelink::{object_arch, prelink, PrelinkOptions};
 
 use crate::arch::Arch;
 use crate::error::{Error, ImageAddressProblem, Result};
-use crate::snapshot::CRC32;
+use crate::snapshot::Checksum;
 
 /// The image format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
@@ -148,7 +148,7 @@ fn bad(offset: usize, field: &'static str, value: u64) -> Error {
 
 /// CRC-32 of an image's `total` bytes with the checksum field read as 0.
 fn checksum(bytes: &[u8]) -> u32 {
-    let mut d = CRC32.digest();
+    let mut d = Checksum::new();
     d.update(&bytes[..CRC_AT]);
     d.update(&[0; 4]);
     d.update(&bytes[CRC_AT + 4..]);

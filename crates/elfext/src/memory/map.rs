@@ -26,6 +26,7 @@
 //! Every change bumps the map's [`key`](MemoryMap::key) and is reported to the
 //! [`MapObserver`]s subscribed to the map.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::error::{Error, Name, Result};
@@ -370,6 +371,17 @@ impl Slot {
         owner: Name::EMPTY,
     };
 
+    /// A detached free range (the caller sets type, flags and owner of a reservation).
+    fn range(start: u64, end: u64, bank: u8) -> Slot {
+        Slot {
+            start,
+            end,
+            max_free: end - start,
+            bank,
+            ..Slot::EMPTY
+        }
+    }
+
     fn free_len(&self) -> u64 {
         if self.ty == RangeType::Free {
             self.end - self.start
@@ -626,6 +638,203 @@ impl<'a> MemoryMap<'a> {
         };
         let (start, node) = found.ok_or_else(|| no_space(req, &fit))?;
         self.place(start, fit.size, req, node)
+    }
+
+    /// Reserve every request of `reqs` at its exact address ([`Request::at`]), over free
+    /// space only, all or nothing: on error the map is as it was. Returns the number of
+    /// reservations made.
+    ///
+    /// Meant for taking many ranges back at once (restoring a snapshot): with many
+    /// requests it walks the map once and rebuilds its tree in one pass, O(ranges), instead
+    /// of searching and rebalancing for every request; with few requests into a large map
+    /// it reserves them one by one. The rebuild uses temporary vectors of the map's size;
+    /// they are freed before it returns.
+    pub fn reserve_all(&mut self, reqs: &[Request]) -> Result<usize> {
+        // Check every request and sort them by address before anything changes.
+        let mut items: Vec<(u64, u64, usize)> = Vec::with_capacity(reqs.len());
+        for (i, req) in reqs.iter().enumerate() {
+            let fit = self.fit(req)?;
+            let Place::At(start) = req.place else {
+                return Err(bad(
+                    "reserve_all takes requests at exact addresses",
+                    i as u64,
+                ));
+            };
+            if start % fit.align != 0 {
+                return Err(bad("address is not aligned as required", start));
+            }
+            let end = start
+                .checked_add(fit.size)
+                .ok_or_else(|| bad("reservation passes the end of the address space", start))?;
+            if start < req.min || end - 1 > req.max {
+                return Err(bad("reservation is outside the window at", start));
+            }
+            items.push((start, end, i));
+        }
+        items.sort_unstable_by_key(|it| it.0);
+        let entry_of = |it: &(u64, u64, usize), bank: u8| MapEntry {
+            start: it.0,
+            end: it.1,
+            ty: reqs[it.2].ty,
+            flags: reqs[it.2].flags,
+            bank,
+            owner: reqs[it.2].owner,
+        };
+        for w in items.windows(2) {
+            if w[1].0 < w[0].1 {
+                return Err(Error::MapOverlap {
+                    new: entry_of(&w[1], 0),
+                    existing: entry_of(&w[0], 0),
+                });
+            }
+        }
+        if items.len() * 8 < self.used as usize {
+            return self.reserve_each(reqs, &items);
+        }
+        // Why a request does not lie in one free range.
+        let refuse = |map: &Self, it: &(u64, u64, usize)| -> Error {
+            // The first byte of the request that is not free.
+            let mut at = it.0;
+            loop {
+                match map.containing(at) {
+                    Some(n) if map.slots[n as usize].ty == RangeType::Free => {
+                        at = map.slots[n as usize].end;
+                        if at >= it.1 {
+                            // Free throughout but across banks.
+                            return Error::MapOutsideBanks {
+                                start: it.0,
+                                end: it.1,
+                            };
+                        }
+                    }
+                    Some(n) => {
+                        let bank = map.slots[n as usize].bank;
+                        return Error::MapOverlap {
+                            new: entry_of(it, bank),
+                            existing: map.slots[n as usize].entry(),
+                        };
+                    }
+                    None => {
+                        return Error::MapOutsideBanks {
+                            start: it.0,
+                            end: it.1,
+                        }
+                    }
+                }
+            }
+        };
+        // Merge the map's ranges (in address order) with the requests.
+        let mut out: Vec<Slot> = Vec::with_capacity(self.used as usize + 2 * items.len());
+        let mut j = 0;
+        let mut t = self.leftmost(self.root);
+        while t != NIL {
+            let s = &self.slots[t as usize];
+            if j < items.len() && items[j].0 < s.start {
+                return Err(refuse(self, &items[j]));
+            }
+            if s.ty != RangeType::Free {
+                if j < items.len() && items[j].0 < s.end {
+                    return Err(refuse(self, &items[j]));
+                }
+                out.push(*s);
+            } else {
+                let mut at = s.start;
+                while j < items.len() && items[j].0 < s.end {
+                    let it = items[j];
+                    if it.1 > s.end {
+                        return Err(refuse(self, &it));
+                    }
+                    if at < it.0 {
+                        out.push(Slot::range(at, it.0, s.bank));
+                    }
+                    let req = &reqs[it.2];
+                    let mut r = Slot::range(it.0, it.1, s.bank);
+                    r.ty = req.ty;
+                    r.flags = req.flags;
+                    r.owner = req.owner;
+                    out.push(r);
+                    at = it.1;
+                    j += 1;
+                }
+                if at < s.end {
+                    out.push(Slot::range(at, s.end, s.bank));
+                }
+            }
+            t = self.succ(t);
+        }
+        if let Some(it) = items.get(j) {
+            return Err(refuse(self, it));
+        }
+        if out.len() > self.capacity() {
+            return Err(self.full());
+        }
+        // Rebuild: slots 0.. in address order, a treap over fresh priorities. The right
+        // spine is the stack of the classic Cartesian-tree construction, walked through
+        // parent links; a node's subtree is complete when it leaves the spine, so its
+        // augmentation is computed then.
+        let mut top = NIL;
+        for (i, r) in out.iter().enumerate() {
+            let n = i as u32;
+            let prio = self.next_prio();
+            let mut last = NIL;
+            while top != NIL && self.slots[top as usize].prio < prio {
+                self.pull(top);
+                last = top;
+                top = self.slots[top as usize].parent;
+            }
+            let s = &mut self.slots[i];
+            *s = *r;
+            s.prio = prio;
+            s.left = last;
+            s.right = NIL;
+            s.parent = top;
+            if last != NIL {
+                self.slots[last as usize].parent = n;
+            }
+            if top != NIL {
+                self.slots[top as usize].right = n;
+            }
+            top = n;
+        }
+        let mut root = NIL;
+        while top != NIL {
+            self.pull(top);
+            root = top;
+            top = self.slots[top as usize].parent;
+        }
+        self.root = root;
+        self.bumped = out.len() as u32;
+        self.used = out.len() as u32;
+        self.released = NIL;
+        if self.observers.iter().all(Option::is_none) {
+            self.key += items.len() as u64;
+        } else {
+            for r in out.iter().filter(|r| r.ty != RangeType::Free) {
+                if items.binary_search_by_key(&r.start, |it| it.0).is_ok() {
+                    self.changed(ChangeKind::Reserved, &r.entry());
+                }
+            }
+        }
+        Ok(items.len())
+    }
+
+    /// [`reserve_all`](Self::reserve_all) one request at a time (few requests into a large
+    /// map); undoes what it did on error.
+    fn reserve_each(&mut self, reqs: &[Request], items: &[(u64, u64, usize)]) -> Result<usize> {
+        for (k, it) in items.iter().enumerate() {
+            let req = Request {
+                merge: false,
+                ..reqs[it.2]
+            };
+            if let Err(e) = self.allocate(&req) {
+                for done in &items[..k] {
+                    // Reserved just above: freeing cannot fail.
+                    let _ = self.free(done.0);
+                }
+                return Err(e);
+            }
+        }
+        Ok(items.len())
     }
 
     /// Reserve the largest block `req` allows (at least `req.size` bytes), for a load of
@@ -1205,14 +1414,18 @@ impl<'a> MemoryMap<'a> {
             return Err(self.full());
         };
         self.used += 1;
-        // xorshift32: priorities independent of the keys keep the treap balanced.
+        self.slots[n as usize].prio = self.next_prio();
+        Ok(n)
+    }
+
+    /// xorshift32: priorities independent of the keys keep the treap balanced.
+    fn next_prio(&mut self) -> u32 {
         let mut x = self.seed;
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         self.seed = x;
-        self.slots[n as usize].prio = x;
-        Ok(n)
+        x
     }
 
     fn release(&mut self, n: u32) {
@@ -1453,7 +1666,6 @@ impl Iterator for Entries<'_, '_> {
 mod tests {
     use super::*;
     use alloc::vec;
-    use alloc::vec::Vec;
     use core::cell::Cell;
 
     fn ranges(map: &MemoryMap<'_>) -> Vec<(u64, u64, RangeType)> {
@@ -1916,6 +2128,115 @@ mod tests {
         }
         check_all(&map);
         assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn reserve_all_equals_one_by_one_and_keeps_the_tree() {
+        // Random exact requests over random existing reservations: reserve_all must give
+        // the map that reserving them one by one gives, or the same error and no change.
+        let mut seed = 0x1234_5678u64;
+        let mut rnd = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let (mut oks, mut errs) = (0, 0);
+        for round in 0..400 {
+            let seen = Cell::new(0usize);
+            let count = |c: &Change| {
+                if c.kind == ChangeKind::Reserved {
+                    seen.set(seen.get() + 1);
+                }
+            };
+            let mut a = vec![Slot::EMPTY; 96];
+            let mut b = vec![Slot::EMPTY; 96];
+            let mut one = ram(&mut a);
+            let mut all = ram(&mut b);
+            let observed = round % 2 == 0;
+            if observed {
+                all.subscribe(&count).unwrap();
+            }
+            if round % 3 == 0 {
+                for m in [&mut one, &mut all] {
+                    m.add_bank(0x20_0000, 0x1000, BankKind::Flash, "flash")
+                        .unwrap();
+                }
+            }
+            for _ in 0..rnd(12) {
+                let req =
+                    Request::new(RangeType::File, 16 * (1 + rnd(8))).at(0x1000 + 16 * rnd(256));
+                let r1 = one.allocate(&req);
+                let r2 = all.allocate(&req);
+                assert_eq!(r1, r2);
+            }
+            let mut reqs = Vec::new();
+            let mut at = 0x1000 + 16 * rnd(32);
+            for _ in 0..1 + rnd(20) {
+                let size = 16 * (1 + rnd(6));
+                let ty = [RangeType::Text, RangeType::Data, RangeType::Metadata][rnd(3) as usize];
+                reqs.push(Request::new(ty, size).owner("ext").at(at));
+                at += size + 16 * rnd(4);
+                if rnd(10) == 0 {
+                    at = 0x1000 + 16 * rnd(300);
+                }
+            }
+            if rnd(4) == 0 {
+                let k = rnd(reqs.len() as u64) as usize;
+                reqs.swap(0, k);
+            }
+            let before: Vec<MapEntry> = all.iter().collect();
+            let key = all.key();
+            seen.set(0);
+            let got = all.reserve_all(&reqs);
+            let reported = seen.get();
+            // One by one, in address order, undoing on error.
+            let mut sorted = reqs.clone();
+            sorted.sort_by_key(|r| match r.place {
+                Place::At(a) => a,
+                _ => 0,
+            });
+            let mut want = Ok(sorted.len());
+            for (k, r) in sorted.iter().enumerate() {
+                if let Err(e) = one.allocate(r) {
+                    for d in &sorted[..k] {
+                        if let Place::At(a) = d.place {
+                            one.free(a).unwrap();
+                        }
+                    }
+                    want = Err(e);
+                    break;
+                }
+            }
+            match (&got, &want) {
+                (Ok(n), Ok(m)) => {
+                    oks += 1;
+                    assert_eq!(n, m);
+                    assert_eq!(
+                        all.iter().collect::<Vec<_>>(),
+                        one.iter().collect::<Vec<_>>()
+                    );
+                    assert_eq!(all.key(), key + *n as u64);
+                    assert_eq!(reported, if observed { *n } else { 0 });
+                }
+                (Err(_), Err(_)) => {
+                    errs += 1;
+                    assert_eq!(all.iter().collect::<Vec<_>>(), before, "round {round}");
+                    assert_eq!(all.key(), key);
+                    assert_eq!(reported, 0);
+                }
+                _ => panic!("round {round}: reserve_all {got:?}, one by one {want:?}"),
+            }
+            check_all(&all);
+            assert_eq!(all.free_bytes(), one.free_bytes());
+            // The rebuilt map keeps working.
+            let e = all.allocate(&Request::new(RangeType::File, 32)).ok();
+            if let Some(e) = e {
+                all.free(e.start).unwrap();
+                check_all(&all);
+            }
+        }
+        assert!(oks > 50 && errs > 50, "{oks} successes, {errs} errors");
     }
 
     #[test]

@@ -5,8 +5,10 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
+use alloc::vec::Vec;
+
 use super::map::{BankKind, MapEntry, MemoryMap, RangeType, Request};
-use super::{Block, HeapStats, Memory};
+use super::{Block, Claim, Claimed, HeapStats, Memory};
 use crate::error::{Error, Name, Result};
 use crate::layout::{BlockLayout, Granules, RegionKind};
 
@@ -143,6 +145,33 @@ impl<'a> MapMemory<'a> {
         }
     }
 
+    /// The range `[addr + offset, + size)` of a region of `kind`, if it lies in the arena.
+    fn inside(&self, addr: u64, offset: u64, size: u64, kind: RegionKind) -> Result<(u64, u64)> {
+        let start = addr.checked_add(offset);
+        let end = start.and_then(|s| s.checked_add(size));
+        match (start, end) {
+            (Some(start), Some(end)) if start >= self.arena.0 && end <= self.arena.1 => {
+                Ok((start, end))
+            }
+            _ => Err(Error::OutsideMemory {
+                owner: self.owner,
+                kind,
+                start: start.unwrap_or(addr),
+                end: end.unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// The request that takes a record back at `addr`.
+    fn meta_claim(&self, addr: u64, layout: Layout) -> Result<Request> {
+        let size = layout.size().max(1) as u64;
+        self.inside(addr, 0, size, RegionKind::Metadata)?;
+        Ok(self
+            .request(RangeType::Metadata, size)
+            .align(layout.align() as u64)
+            .at(addr))
+    }
+
     /// Free the regions of a block reserved so far (on failure or unload).
     fn free_regions(&mut self, addr: u64, layout: &BlockLayout) {
         for k in 0..4 {
@@ -243,6 +272,60 @@ impl Memory for MapMemory<'_> {
                 value: 0,
             })?,
         })
+    }
+    fn claim_meta(&mut self, addr: u64, layout: Layout) -> Result<NonNull<u8>> {
+        let req = self.meta_claim(addr, layout)?;
+        self.map.allocate(&req)?;
+        self.stats.metadata += layout.size() as u64;
+        self.stats.allocations += 1;
+        NonNull::new(addr as usize as *mut u8).ok_or(Error::MapBadRequest {
+            problem: "metadata at address 0",
+            value: 0,
+        })
+    }
+    fn claims_meta(&self) -> bool {
+        true
+    }
+    fn claim_all(&mut self, claims: &[Claim<'_>]) -> Result<()> {
+        // Every region and record as an exact request, then one pass over the map.
+        let mut reqs = Vec::with_capacity(claims.len() * 3);
+        for c in claims {
+            self.owner = Name::from(c.owner);
+            match c.what {
+                Claimed::Block(layout) => {
+                    if NonNull::new(c.addr as usize as *mut u8).is_none()
+                        || usize::try_from(c.addr).is_err()
+                    {
+                        return Err(Error::MapBadRequest {
+                            problem: "block at an address this machine cannot hold",
+                            value: c.addr,
+                        });
+                    }
+                    for (k, kind) in KINDS.iter().enumerate() {
+                        if layout.sizes[k] > 0 {
+                            let (start, _) =
+                                self.inside(c.addr, layout.offsets[k], layout.sizes[k], *kind)?;
+                            reqs.push(self.request((*kind).into(), layout.sizes[k]).at(start));
+                        }
+                    }
+                }
+                Claimed::Meta(layout) => reqs.push(self.meta_claim(c.addr, layout)?),
+            }
+        }
+        self.map.reserve_all(&reqs)?;
+        for c in claims {
+            match c.what {
+                Claimed::Block(layout) => {
+                    for k in 0..4 {
+                        self.stats.regions[k] += layout.sizes[k];
+                    }
+                    self.stats.padding += layout.padding();
+                }
+                Claimed::Meta(layout) => self.stats.metadata += layout.size() as u64,
+            }
+            self.stats.allocations += 1;
+        }
+        Ok(())
     }
     fn claim_block(&mut self, addr: u64, layout: &BlockLayout) -> Result<Block> {
         // Every non-empty region at exactly its place, inside the arena; all or nothing.

@@ -12,6 +12,7 @@ mod mapped;
 mod target;
 pub use map::MemoryMap;
 pub use mapped::MapMemory;
+
 pub use target::TargetMemory;
 
 #[cfg(all(feature = "std", unix))]
@@ -68,6 +69,26 @@ impl HeapStats {
     }
 }
 
+/// Something a snapshot restore takes back at its address ([`Memory::claim_all`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    /// The extension it belongs to.
+    pub owner: &'a str,
+    /// Target address of a block, host address of a record.
+    pub addr: u64,
+    /// What is there.
+    pub what: Claimed<'a>,
+}
+
+/// The kind of a [`Claim`].
+#[derive(Clone, Copy, Debug)]
+pub enum Claimed<'a> {
+    /// An extension's block, laid out so.
+    Block(&'a BlockLayout),
+    /// A metadata record of this size and alignment.
+    Meta(Layout),
+}
+
 /// A place to put extensions: allocates blocks and metadata, says what may be used in
 /// place, and protects regions once they are linked.
 pub trait Memory {
@@ -100,6 +121,48 @@ pub trait Memory {
     fn claim_block(&mut self, addr: u64, layout: &BlockLayout) -> Result<Block> {
         let _ = (addr, layout);
         Err(Error::NoFixedBlocks)
+    }
+    /// Take back a metadata record that is already at `addr` (a host address), to restore
+    /// a snapshot; it is then freed with [`free_meta`](Memory::free_meta). The default
+    /// refuses with [`Error::NoFixedBlocks`].
+    fn claim_meta(&mut self, addr: u64, layout: Layout) -> Result<NonNull<u8>> {
+        let _ = (addr, layout);
+        Err(Error::NoFixedBlocks)
+    }
+    /// Whether [`claim_meta`](Memory::claim_meta) can take records back where they were:
+    /// records live at host addresses inside this memory. A snapshot then saves where each
+    /// record is, and restore puts it back there.
+    fn claims_meta(&self) -> bool {
+        false
+    }
+    /// Take back everything in `claims`, all or nothing: on error every claim made so far
+    /// is undone. The default claims one at a time; a backend may do it in one pass.
+    fn claim_all(&mut self, claims: &[Claim<'_>]) -> Result<()> {
+        for (i, c) in claims.iter().enumerate() {
+            self.owner(c.owner);
+            let r = match c.what {
+                Claimed::Block(layout) => self.claim_block(c.addr, layout).map(|_| ()),
+                Claimed::Meta(layout) => self.claim_meta(c.addr, layout).map(|_| ()),
+            };
+            if let Err(e) = r {
+                for d in &claims[..i] {
+                    match d.what {
+                        // SAFETY: claimed just above with this layout; nothing uses it yet.
+                        Claimed::Block(layout) => unsafe {
+                            self.free_block(self.block_at(d.addr), layout)
+                        },
+                        Claimed::Meta(layout) => {
+                            if let Some(p) = NonNull::new(d.addr as usize as *mut u8) {
+                                // SAFETY: as above.
+                                unsafe { self.free_meta(p, layout) }
+                            }
+                        }
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
     }
     /// Allocate a block laid out as `layout`.
     fn alloc_block(&mut self, layout: &BlockLayout) -> Result<Block>;

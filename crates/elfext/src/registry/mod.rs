@@ -1,7 +1,7 @@
 //! The registry: loaded extensions by name, use counts, dependencies and export lookup.
 
 mod image;
-mod record;
+pub(crate) mod record;
 
 use alloc::vec::Vec;
 use core::marker::PhantomData;
@@ -18,8 +18,8 @@ use crate::layout::{BlockLayout, Plan, RegionKind};
 use crate::link::exports::Exports;
 use crate::link::{self, is_export, Linked, Placed, Resolve, Site, TlsUse, Wanted};
 use crate::loader::{InPlace, Loader, Storage};
-use crate::memory::{HeapStats, Memory};
-use crate::snapshot::{self, Entry, SaveOptions, Snapshot, CRC32};
+use crate::memory::{Claim, Claimed, HeapStats, Memory};
+use crate::snapshot::{self, checksum, Entry, SaveOptions, Snapshot};
 use crate::tls::TlsArea;
 use record::{NewRecord, Rec};
 
@@ -627,74 +627,61 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             recs.push(r);
             cur = r.next();
         }
-        let mut entries = Vec::with_capacity(recs.len());
+        let fixed = self.mem.claims_meta();
+        let mut w = snapshot::Writer::new(
+            self.arch,
+            self.mem.granules(),
+            recs.len(),
+            options.region_checksums,
+        )?;
         for (i, r) in recs.iter().enumerate() {
-            let h = r.header();
-            let layout = r.block_layout();
-            let mut deps = Vec::with_capacity(usize::from(h.n_deps));
-            for d in r.deps() {
-                // A dependency is always loaded before its dependents.
-                let j = recs[..i]
-                    .iter()
-                    .position(|x| *x == d)
-                    .ok_or(Error::BadSnapshot {
-                        offset: 0,
-                        extension: i as u32,
-                        field: "dependency not loaded before its dependent",
-                        value: 0,
-                    })?;
-                deps.push(j as u32);
-            }
-            let temporary = r.storage() == Storage::Temporary;
-            let crcs = options.region_checksums.then(|| {
-                let mut c = [0u32; 4];
-                if h.block_size > 0 {
-                    let block = self.mem.block_at(h.block_addr);
-                    for (k, c) in c.iter_mut().enumerate() {
-                        if layout.sizes[k] > 0 {
-                            // SAFETY: the region is part of a live block of this memory,
-                            // readable at its host address.
-                            let bytes = unsafe {
-                                core::slice::from_raw_parts(
-                                    block.ptr.as_ptr().add(layout.offsets[k] as usize),
-                                    layout.sizes[k] as usize,
-                                )
-                            };
-                            *c = CRC32.checksum(bytes);
-                        }
-                    }
-                }
-                c
-            });
-            let (tls_off, tls_size) = r.tls();
-            entries.push(Entry {
-                name: r.name(),
-                storage: r.storage(),
-                uses: h.uses,
-                block_addr: h.block_addr,
-                layout,
-                source: h.source as u64,
-                source_len: if temporary { 0 } else { h.len },
-                tables: h.tables,
-                tls: (tls_off as u32, tls_size as u32),
-                deps,
-                exports: if temporary {
-                    r.exports().collect()
-                } else {
-                    Vec::new()
+            let crcs = if options.region_checksums {
+                self.region_checksums(r)
+            } else {
+                [0; 4]
+            };
+            let addr = if fixed { r.0.as_ptr() as u64 } else { 0 };
+            w.entry(
+                addr,
+                |out| {
+                    // A dependency is always loaded before its dependents.
+                    r.snapshot_image(out, |d| {
+                        recs[..i].iter().position(|x| *x == d).map(|j| j as u32)
+                    })
                 },
                 crcs,
-            });
+            )?;
         }
-        snapshot::encode(&Snapshot {
-            arch: self.arch,
-            granules: self.mem.granules(),
-            entries,
-        })
+        w.finish()
     }
 
-    /// Take back every extension of a checked snapshot; on error the caller clears what
-    /// was taken back so far.
+    /// CRC-32 of each region of an extension's block (0 for an empty region).
+    fn region_checksums(&self, r: &Rec) -> [u32; 4] {
+        let h = r.header();
+        let mut c = [0u32; 4];
+        if h.block_size > 0 {
+            let layout = r.block_layout();
+            let block = self.mem.block_at(h.block_addr);
+            for (k, c) in c.iter_mut().enumerate() {
+                if layout.sizes[k] > 0 {
+                    // SAFETY: the region is part of a live block of this memory, readable
+                    // at its host address.
+                    let bytes = unsafe {
+                        core::slice::from_raw_parts(
+                            block.ptr.as_ptr().add(layout.offsets[k] as usize),
+                            layout.sizes[k] as usize,
+                        )
+                    };
+                    *c = checksum(bytes);
+                }
+            }
+        }
+        c
+    }
+
+    /// Take back every extension of a checked snapshot: all blocks (and records, where
+    /// the memory can put them back at their addresses) in one claim, then the records
+    /// are copied in. On error everything taken is given back.
     fn restore(&mut self, snap: &Snapshot<'_>) -> Result<()> {
         let granules = self.mem.granules();
         if granules != snap.granules {
@@ -705,96 +692,125 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 value: u64::from(u32::from_le_bytes(snap.granules.0.map(|g| g as u8))),
             });
         }
-        let mut recs: Vec<Rec> = Vec::with_capacity(snap.entries.len());
-        let mut last: Option<Rec> = None;
+        let fixed = self.mem.claims_meta();
+        let mut claims = Vec::with_capacity(2 * snap.entries.len());
         for e in &snap.entries {
-            let name = core::str::from_utf8(e.name).unwrap_or("");
-            self.mem.owner(name);
-            let block = if e.layout.size > 0 {
-                Some(self.mem.claim_block(e.block_addr, &e.layout)?)
-            } else {
-                None
-            };
-            let free_block = |mem: &mut M| {
-                if let Some(b) = block {
-                    // SAFETY: just claimed with this layout; nothing refers to it yet.
-                    unsafe { mem.free_block(b, &e.layout) };
-                }
-            };
-            if let Err(err) = self.check_and_seal(e, block) {
-                free_block(&mut self.mem);
-                return Err(err);
+            let img = &e.record;
+            if img.layout.size > 0 {
+                claims.push(Claim {
+                    owner: img.name(),
+                    addr: img.header.block_addr,
+                    what: Claimed::Block(&img.layout),
+                });
             }
-            let mut exports: Vec<(u32, &[u8], u64)> = e
-                .exports
-                .iter()
-                .map(|&(n, a)| (record::name_hash(n), n, a))
-                .collect();
-            exports.sort_by_key(|x| x.0);
-            let deps: Vec<Rec> = e.deps.iter().map(|&d| recs[d as usize]).collect();
-            let new = NewRecord {
-                name: e.name,
-                storage: e.storage,
-                source: e.source as usize,
-                source_len: u64::from(e.source_len),
-                block_addr: e.block_addr,
-                offsets: e.layout.offsets,
-                sizes: e.layout.sizes,
-                block_size: e.layout.size,
-                block_align: e.layout.align,
-                tables: e.tables,
-                tls: (u64::from(e.tls.0), u64::from(e.tls.1)),
-                deps: &deps,
-                exports: &exports,
+            if fixed && e.record_addr != 0 {
+                claims.push(Claim {
+                    owner: img.name(),
+                    addr: e.record_addr,
+                    what: Claimed::Meta(img.layout()),
+                });
+            }
+        }
+        self.mem.claim_all(&claims)?;
+        // Records: copied in at their claimed place, or allocated anew.
+        let mut recs: Vec<Rec> = Vec::with_capacity(snap.entries.len());
+        let mut deps: Vec<Rec> = Vec::new();
+        let mut result = Ok(());
+        let mut placed = 0;
+        for e in &snap.entries {
+            let img = &e.record;
+            let claimed = fixed && e.record_addr != 0;
+            let ptr = if claimed {
+                // Claimed above: a host address inside this memory.
+                NonNull::new(e.record_addr as usize as *mut u8).ok_or(Error::NoFixedBlocks)
+            } else {
+                self.mem.owner(img.name());
+                self.mem.alloc_meta(img.layout())
             };
-            let mut rec = match Rec::create(&mut self.mem, &new) {
-                Ok(r) => r,
+            let ptr = match ptr {
+                Ok(p) => p,
                 Err(err) => {
-                    free_block(&mut self.mem);
-                    return Err(err);
+                    result = Err(err);
+                    break;
                 }
             };
-            // SAFETY: the record is new; nothing else refers to it.
-            unsafe { rec.header_mut().uses = e.uses };
-            match last {
-                None => self.head = Some(rec),
-                Some(mut l) => {
-                    // SAFETY: we own `self`; `rec` is live.
-                    if let Err(err) = unsafe { l.set_next(Some(rec)) } {
-                        self.free(rec);
-                        return Err(err);
+            deps.clear();
+            deps.extend(img.deps().map(|d| recs[d as usize]));
+            // SAFETY: `ptr` was claimed or allocated with the image's layout, for this
+            // record alone; the dependencies were placed before.
+            match unsafe { Rec::place(ptr, img, &deps) } {
+                Ok(r) => recs.push(r),
+                Err(err) => {
+                    if !claimed {
+                        // SAFETY: allocated just above with this layout.
+                        unsafe { self.mem.free_meta(ptr, img.layout()) };
+                    }
+                    result = Err(err);
+                    break;
+                }
+            }
+            placed += 1;
+        }
+        if result.is_ok() {
+            result = snap.entries.iter().try_for_each(|e| self.check_and_seal(e));
+        }
+        if let Err(err) = result {
+            // Give back every claim and record: records placed free themselves with their
+            // block; the rest are freed from the snapshot's description.
+            for (i, e) in snap.entries.iter().enumerate() {
+                let img = &e.record;
+                if i < placed {
+                    self.free(recs[i]);
+                    continue;
+                }
+                if img.layout.size > 0 {
+                    let block = self.mem.block_at(img.header.block_addr);
+                    // SAFETY: claimed above with this layout; nothing refers to it.
+                    unsafe { self.mem.free_block(block, &img.layout) };
+                }
+                if fixed && e.record_addr != 0 {
+                    if let Some(p) = NonNull::new(e.record_addr as usize as *mut u8) {
+                        // SAFETY: claimed above with this layout; never placed.
+                        unsafe { self.mem.free_meta(p, img.layout()) };
                     }
                 }
             }
-            last = Some(rec);
-            recs.push(rec);
-            self.count += 1;
+            return Err(err);
         }
+        for pair in recs.windows(2) {
+            let mut first = pair[0];
+            // SAFETY: we own `self`; both records are live.
+            unsafe { first.set_next(Some(pair[1]))? };
+        }
+        self.head = recs.first().copied();
+        self.count = recs.len();
         Ok(())
     }
 
     /// Verify a claimed block's region checksums, then protect it.
-    fn check_and_seal(&mut self, e: &Entry<'_>, block: Option<crate::memory::Block>) -> Result<()> {
-        let Some(b) = block else {
+    fn check_and_seal(&mut self, e: &Entry<'_>) -> Result<()> {
+        let img = &e.record;
+        if img.layout.size == 0 {
             return Ok(());
-        };
+        }
+        let b = self.mem.block_at(img.header.block_addr);
         if let Some(crcs) = e.crcs {
             for k in 0..4 {
-                if e.layout.sizes[k] == 0 {
+                if img.layout.sizes[k] == 0 {
                     continue;
                 }
                 // SAFETY: the region lies inside the block just claimed from this memory,
                 // which owns those bytes.
                 let bytes = unsafe {
                     core::slice::from_raw_parts(
-                        b.ptr.as_ptr().add(e.layout.offsets[k] as usize),
-                        e.layout.sizes[k] as usize,
+                        b.ptr.as_ptr().add(img.layout.offsets[k] as usize),
+                        img.layout.sizes[k] as usize,
                     )
                 };
-                let computed = CRC32.checksum(bytes);
+                let computed = checksum(bytes);
                 if computed != crcs[k] {
                     return Err(Error::RegionChecksum {
-                        extension: Name::new(e.name),
+                        extension: Name::from(img.name()),
                         kind: [
                             RegionKind::Text,
                             RegionKind::Rodata,
@@ -807,7 +823,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 }
             }
         }
-        self.mem.seal(&b, &e.layout)
+        self.mem.seal(&b, &img.layout)
     }
 
     /// Free every record and block (a failed restore).
@@ -904,16 +920,8 @@ fn scan<'a, E: FileHeader<Endian = LE>>(
     let obj = Object::<E>::parse(src, arch)?;
     let h = rec.header();
     let ok = |k, a, l| mem.in_place_ok(k, a, l);
-    let mut plan = Plan::new(&obj, rec.storage(), h.source as u64, &ok)?;
-    link::retrim(
-        &obj,
-        src,
-        arch,
-        &mut plan,
-        rec.storage(),
-        h.source as u64,
-        &ok,
-    )?;
+    let mut plan = Plan::new(&obj, rec.storage(), h.source, &ok)?;
+    link::retrim(&obj, src, arch, &mut plan, rec.storage(), h.source, &ok)?;
     let mut raw = [0u64; 4];
     for (d, s) in raw.iter_mut().zip(h.sizes) {
         *d = u64::from(s);
@@ -931,7 +939,7 @@ fn scan<'a, E: FileHeader<Endian = LE>>(
             &plan,
             &layout,
             h.block_addr,
-            h.source as u64,
+            h.source,
             mem,
             s,
             &mut common,

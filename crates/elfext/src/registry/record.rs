@@ -1,7 +1,7 @@
 //! The per-extension record: one allocation of loader metadata in the extension heap.
 //!
 //! ```text
-//! Header (56 bytes on 64-bit hosts, 52 on 32-bit)
+//! Header (56 bytes, the same on 32- and 64-bit machines)
 //! name bytes
 //! dependencies: i32 offsets from this record to each record it links against
 //! thread-local range (only with HAS_TLS): offset u32, size u32
@@ -10,11 +10,18 @@
 //!     sorted by hash, then the names themselves, each NUL-terminated
 //! ```
 //!
+//! Records hold no host pointers: links to other records are offsets, and the fields have
+//! the same widths everywhere, so a record's bytes are the same on a 64-bit host and a
+//! 32-bit target (all supported architectures are little-endian). A snapshot stores them
+//! as they are ([`Rec::snapshot_image`], [`check_image`], [`Rec::place`]).
+//!
 //! This module is the only place that reads and writes records through raw pointers.
 
 use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
+
+use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::layout::BlockLayout;
@@ -25,7 +32,7 @@ use crate::memory::Memory;
 #[repr(C)]
 pub(crate) struct Header {
     /// Host address of the caller's buffer (persistent and writable storage), else 0.
-    pub source: usize,
+    pub source: u64,
     /// Target address of the block (0 when there is none).
     pub block_addr: u64,
     /// Rounded sizes of TEXT, RODATA, DATA and BSS.
@@ -229,7 +236,7 @@ impl Rec {
             }
         }
         let header = Header {
-            source: n.source,
+            source: n.source as u64,
             block_addr: n.block_addr,
             sizes,
             block_size,
@@ -246,6 +253,8 @@ impl Rec {
         // stays inside the part `parts` computed for it.
         unsafe {
             let base = ptr.as_ptr();
+            // Padding too has defined bytes: a snapshot copies the record as it is.
+            base.write_bytes(0, p.size);
             base.cast::<Header>().write(header);
             core::ptr::copy_nonoverlapping(
                 n.name.as_ptr(),
@@ -409,11 +418,7 @@ impl Rec {
 
     /// Storage type it was loaded with.
     pub fn storage(&self) -> Storage {
-        match self.header().flags & 3 {
-            1 => Storage::Persistent,
-            2 => Storage::Writable,
-            _ => Storage::Temporary,
-        }
+        storage_of(self.header().flags)
     }
 
     /// The records it links against.
@@ -551,6 +556,272 @@ impl Rec {
     }
 }
 
+/// Offset of `Header::next`.
+const NEXT_AT: usize = core::mem::offset_of!(Header, next);
+
+/// Where a problem in a record image is: byte offset in the image, field, value.
+pub(crate) type ImageFault = (usize, &'static str, u64);
+
+/// A record image from a snapshot, checked by [`check_image`].
+pub(crate) struct Image<'s> {
+    /// The bytes, as [`Rec::snapshot_image`] wrote them.
+    pub bytes: &'s [u8],
+    /// A copy of the header.
+    pub header: Header,
+    /// The block's layout.
+    pub layout: BlockLayout,
+    name: &'s str,
+}
+
+impl Image<'_> {
+    /// The extension's name (UTF-8, checked).
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The snapshot indices of its dependencies.
+    pub fn deps(&self) -> impl Iterator<Item = u32> + '_ {
+        let at = parts(usize::from(self.header.name_len), 0, 0, 0, 0).deps;
+        (0..usize::from(self.header.n_deps)).map(move |i| read_u32(self.bytes, at + 4 * i))
+    }
+
+    /// Bytes and alignment of the record.
+    pub fn layout(&self) -> Layout {
+        // Checked: the length is a multiple of ALIGN and fits.
+        Layout::from_size_align(self.bytes.len(), ALIGN).unwrap_or(Layout::new::<Header>())
+    }
+}
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn storage_of(flags: u8) -> Storage {
+    match flags & 3 {
+        1 => Storage::Persistent,
+        2 => Storage::Writable,
+        _ => Storage::Temporary,
+    }
+}
+
+/// Check a record image read from a snapshot, the `index`-th of it: every field in range,
+/// every part inside the image, dependencies on earlier records only, exports sorted by
+/// hash with their names back to back. After this, reading the record through [`Rec`]
+/// stays inside it.
+pub(crate) fn check_image(
+    bytes: &[u8],
+    index: usize,
+) -> core::result::Result<Image<'_>, ImageFault> {
+    let hs = size_of::<Header>();
+    if bytes.len() < hs || bytes.len() % ALIGN != 0 {
+        return Err((0, "record length", bytes.len() as u64));
+    }
+    // SAFETY: at least `size_of::<Header>()` bytes; every bit pattern is a valid header
+    // (integers only); the read is unaligned.
+    let h: Header = unsafe { bytes.as_ptr().cast::<Header>().read_unaligned() };
+    let at = |field: usize| field;
+    if h.flags & !(3 | HAS_TLS | HAS_OFFSETS) != 0 || h.flags & 3 == 3 {
+        return Err((
+            at(core::mem::offset_of!(Header, flags)),
+            "record flags",
+            u64::from(h.flags),
+        ));
+    }
+    let storage = storage_of(h.flags);
+    let name_len = usize::from(h.name_len);
+    let name = bytes
+        .get(hs..hs + name_len)
+        .filter(|_| name_len > 0)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .ok_or((hs, "extension name", name_len as u64))?;
+    if h.uses == 0 {
+        return Err((core::mem::offset_of!(Header, uses), "use count", 0));
+    }
+    if h.next != 0 {
+        return Err((
+            NEXT_AT,
+            "next record (must be 0 in a snapshot)",
+            h.next as u64,
+        ));
+    }
+    let temporary = storage == Storage::Temporary;
+    let n_exports = if temporary { h.len as usize } else { 0 };
+    let fits = usize::try_from(h.source)
+        .ok()
+        .and_then(|s| s.checked_add(h.len as usize))
+        .is_some();
+    if temporary != (h.source == 0) || (!temporary && (h.len == 0 || !fits)) {
+        return Err((
+            core::mem::offset_of!(Header, source),
+            "source buffer",
+            h.source,
+        ));
+    }
+    if h.align_log2 > 31 {
+        return Err((
+            core::mem::offset_of!(Header, align_log2),
+            "block alignment",
+            u64::from(h.align_log2),
+        ));
+    }
+    let p = parts(name_len, usize::from(h.n_deps), h.flags, n_exports, 0);
+    if p.names > bytes.len() {
+        return Err((0, "record length", bytes.len() as u64));
+    }
+    let mut seen = [false; 255];
+    for i in 0..usize::from(h.n_deps) {
+        let d = read_u32(bytes, p.deps + 4 * i);
+        // Dependencies are loaded before their dependents: this also rules out cycles.
+        if d as usize >= index || core::mem::replace(&mut seen[d as usize], true) {
+            return Err((p.deps + 4 * i, "dependency index", u64::from(d)));
+        }
+    }
+    if h.flags & HAS_TLS != 0 {
+        let (off, size) = (read_u32(bytes, p.tls), read_u32(bytes, p.tls + 4));
+        if size == 0 || u64::from(off) + u64::from(size) > u64::from(u32::MAX) {
+            return Err((p.tls, "thread-local range", u64::from(off)));
+        }
+    }
+    let sizes = h.sizes.map(u64::from);
+    let offsets = if h.flags & HAS_OFFSETS != 0 {
+        [0, 1, 2, 3].map(|k| u64::from(read_u32(bytes, p.offsets + 4 * k)))
+    } else {
+        packed_offsets(sizes)
+    };
+    let layout = BlockLayout {
+        offsets,
+        sizes,
+        size: u64::from(h.block_size),
+        align: 1 << h.align_log2,
+    };
+    check_layout(h.block_addr, &layout, p.offsets)?;
+    // Exports: entries sorted by hash, names back to back after them, each NUL-terminated.
+    let names = &bytes[p.names..];
+    let mut name_off = 0usize;
+    let mut last_hash = 0u32;
+    for i in 0..n_exports {
+        let e_at = p.exports + i * size_of::<ExportEntry>();
+        let hash = read_u32(bytes, e_at + 8);
+        let off = read_u32(bytes, e_at + 12) as usize;
+        if hash < last_hash {
+            return Err((e_at + 8, "export hash (not sorted)", u64::from(hash)));
+        }
+        last_hash = hash;
+        if off != name_off {
+            return Err((e_at + 12, "export name offset", off as u64));
+        }
+        let len = names
+            .get(off..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0))
+            .filter(|&len| len > 0)
+            .ok_or((e_at + 12, "export name", off as u64))?;
+        name_off = off + len + 1;
+    }
+    let want = parts(
+        name_len,
+        usize::from(h.n_deps),
+        h.flags,
+        n_exports,
+        name_off,
+    )
+    .size;
+    if want != bytes.len() {
+        return Err((0, "record length", bytes.len() as u64));
+    }
+    Ok(Image {
+        bytes,
+        header: h,
+        layout,
+        name,
+    })
+}
+
+/// A block's regions lie inside it, in kind order, apart; the block is aligned and does
+/// not wrap around the address space.
+fn check_layout(
+    addr: u64,
+    l: &BlockLayout,
+    offsets_at: usize,
+) -> core::result::Result<(), ImageFault> {
+    let block_at = core::mem::offset_of!(Header, block_addr);
+    let sizes_at = core::mem::offset_of!(Header, sizes);
+    let used: u64 = l.sizes.iter().sum();
+    if l.size == 0 {
+        if addr != 0 || used != 0 {
+            return Err((block_at, "empty block", addr));
+        }
+        return Ok(());
+    }
+    if addr == 0 || addr % l.align != 0 || addr.checked_add(l.size).is_none() {
+        return Err((block_at, "block address", addr));
+    }
+    if used == 0 || used > l.size {
+        return Err((sizes_at, "region sizes", used));
+    }
+    let mut end = 0u64;
+    for k in 0..4 {
+        if l.sizes[k] == 0 {
+            continue;
+        }
+        if l.offsets[k] < end || l.offsets[k] + l.sizes[k] > l.size {
+            return Err((offsets_at + 4 * k, "region offset", l.offsets[k]));
+        }
+        end = l.offsets[k] + l.sizes[k];
+    }
+    Ok(())
+}
+
+impl Rec {
+    /// Append the record's bytes to `out` as a snapshot stores them: `next` is 0 and each
+    /// dependency is the index `index_of` gives it instead of an offset.
+    pub fn snapshot_image(
+        &self,
+        out: &mut Vec<u8>,
+        mut index_of: impl FnMut(Rec) -> Option<u32>,
+    ) -> Result<()> {
+        let start = out.len();
+        let size = self.parts().size;
+        out.extend_from_slice(self.bytes(0, size));
+        out[start + NEXT_AT..start + NEXT_AT + 4].fill(0);
+        let at = start + parts(usize::from(self.header().name_len), 0, 0, 0, 0).deps;
+        for (i, d) in self.deps().enumerate() {
+            let j = index_of(d).ok_or(Error::BadSnapshot {
+                offset: 0,
+                extension: u32::MAX,
+                field: "dependency not loaded before its dependent",
+                value: 0,
+            })?;
+            out[at + 4 * i..at + 4 * i + 4].copy_from_slice(&j.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Write a checked image at `ptr` (allocated with [`Image::layout`]) and point its
+    /// dependencies at `deps`, one per dependency index of the image, in order.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writes of the image's length, aligned as [`Image::layout`]
+    /// says, and used by nothing else; the records in `deps` must be live.
+    pub unsafe fn place(ptr: NonNull<u8>, img: &Image<'_>, deps: &[Rec]) -> Result<Rec> {
+        let at = parts(usize::from(img.header.name_len), 0, 0, 0, 0).deps;
+        let mut offsets = [0i32; 255];
+        for (o, d) in offsets.iter_mut().zip(deps) {
+            *o = i32::try_from((d.0.as_ptr() as isize).wrapping_sub(ptr.as_ptr() as isize))
+                .map_err(|_| too_large("distance between records", u64::MAX, i32::MAX as u64))?;
+        }
+        // SAFETY: from the caller; the image was checked, so the dependency entries lie
+        // inside it.
+        unsafe {
+            let base = ptr.as_ptr();
+            core::ptr::copy_nonoverlapping(img.bytes.as_ptr(), base, img.bytes.len());
+            for (i, o) in offsets[..deps.len()].iter().enumerate() {
+                base.add(at + 4 * i).cast::<i32>().write(*o);
+            }
+        }
+        Ok(Rec(ptr.cast()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,7 +829,7 @@ mod tests {
     #[test]
     fn header_is_compact() {
         assert!(
-            size_of::<Header>() <= 56,
+            size_of::<Header>() == 56 && align_of::<Header>() == 8,
             "record header grew to {} bytes",
             size_of::<Header>()
         );
