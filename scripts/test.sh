@@ -62,6 +62,7 @@ step "no_std core for Cortex-M4 and RV32"
 for target in thumbv7em-none-eabi riscv32imac-unknown-none-elf; do
     cargo build -p elfext --target "$target"
     cargo build -p elfext --target "$target" --no-default-features
+    cargo build -p elfext --target "$target" --no-default-features --features combine
 done
 
 step "the core's unit tests and the memory map's model tests without std and default features"

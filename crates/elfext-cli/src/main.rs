@@ -32,7 +32,7 @@ use error::CliError;
 #[command(
     name = "elfext",
     version,
-    after_help = "Example:\n  elfext demo          build the example extensions with cc, then load, link, run and\n                       unload them under every storage type and memory backend\n\n  From a checkout:     cargo run --release -p elfext-cli -- demo"
+    after_help = "Examples:\n  elfext demo                                  build example extensions with cc, then load, link,\n                                               run and unload them (from a checkout:\n                                               cargo run --release -p elfext-cli -- demo)\n  elfext inspect ext.o                         sections, relocations, symbols, RAM per storage type\n  elfext check --exports firmware.elf ext.o    would it link against this firmware?\n  elfext run ext.o libm.a --call 'scale(f64)->f64' 0.5\n  elfext run ext.o --target cortex-m4 --call 'add(i32,i32)->i32' 2 3\n  elfext prelink --exports fw.elf --text 0x08040000 --data 0x20010000 ext.o -o ext.img\n  elfext map --svg map.svg a.o b.o\n  elfext shell\n\nFILE... is any number of relocatable objects and static archives (.a), linked into one\nextension; archive members are pulled when they define a symbol still undefined.\n\nExit status:\n  0  success (check: the extension would link)\n  1  the command failed: unreadable or malformed input, load or link error, failed call\n  2  wrong command line, call signature or argument value\n  3  check: the extension would not link\n  4  run --target: QEMU or the board failed (fault, time limit, QEMU not found)"
 )]
 struct Cli {
     #[command(subcommand)]
