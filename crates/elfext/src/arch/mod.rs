@@ -51,6 +51,30 @@ impl Arch {
         }
     }
 
+    /// The architecture's number in snapshots and images (0 x86-64, 1 ARM, 2 AArch64,
+    /// 3 RV32, 4 RV64).
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Arch::X86_64 => 0,
+            Arch::Arm => 1,
+            Arch::Aarch64 => 2,
+            Arch::Riscv32 => 3,
+            Arch::Riscv64 => 4,
+        }
+    }
+
+    /// The architecture numbered `c` by [`code`](Self::code).
+    pub(crate) fn from_code(c: u8) -> Option<Arch> {
+        Some(match c {
+            0 => Arch::X86_64,
+            1 => Arch::Arm,
+            2 => Arch::Aarch64,
+            3 => Arch::Riscv32,
+            4 => Arch::Riscv64,
+            _ => return None,
+        })
+    }
+
     /// Whether objects for this architecture are ELF64.
     pub fn is_64(self) -> bool {
         matches!(self, Arch::X86_64 | Arch::Aarch64 | Arch::Riscv64)

@@ -83,27 +83,6 @@ const EXPORT_LEN: usize = 16;
 /// Byte offset of the checksum in the header.
 const CRC_AT: usize = 20;
 
-fn arch_code(a: Arch) -> u8 {
-    match a {
-        Arch::X86_64 => 0,
-        Arch::Arm => 1,
-        Arch::Aarch64 => 2,
-        Arch::Riscv32 => 3,
-        Arch::Riscv64 => 4,
-    }
-}
-
-fn arch_from(c: u8) -> Option<Arch> {
-    Some(match c {
-        0 => Arch::X86_64,
-        1 => Arch::Arm,
-        2 => Arch::Aarch64,
-        3 => Arch::Riscv32,
-        4 => Arch::Riscv64,
-        _ => return None,
-    })
-}
-
 /// Whether `bytes` start like an image (its magic); [`Image::parse`] checks the rest.
 pub fn is_image(bytes: &[u8]) -> bool {
     bytes.starts_with(&MAGIC)
@@ -200,7 +179,7 @@ impl<'a> Image<'a> {
             return Err(Error::ImageChecksum { stored, computed });
         }
         let code = bytes[10];
-        let arch = arch_from(code).ok_or_else(|| bad(10, "architecture", u64::from(code)))?;
+        let arch = Arch::from_code(code).ok_or_else(|| bad(10, "architecture", u64::from(code)))?;
         let img = Image {
             bytes,
             arch,
@@ -468,7 +447,7 @@ pub(crate) fn encode(p: &Parts<'_>) -> Result<alloc::vec::Vec<u8>> {
     let mut out = alloc::vec::Vec::with_capacity(total as usize);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.push(arch_code(p.arch));
+    out.push(Arch::code(p.arch));
     out.push(0);
     out.extend_from_slice(&text_off.to_le_bytes());
     out.extend_from_slice(&total.to_le_bytes());

@@ -146,24 +146,7 @@ impl<M: Memory> Inner<'_, M> {
                 return Err(e);
             }
         };
-        // Append to the list, so that lookups go oldest first.
-        let mut last = None;
-        let mut cur = self.head;
-        while let Some(r) = cur {
-            last = Some(r);
-            cur = r.next();
-        }
-        match last {
-            None => self.head = Some(rec),
-            Some(mut l) => {
-                // SAFETY: the lock is held; `rec` is live.
-                if let Err(e) = unsafe { l.set_next(Some(rec)) } {
-                    self.free(rec);
-                    return Err(e);
-                }
-            }
-        }
-        self.count += 1;
+        self.append(rec)?;
         Ok(0)
     }
 }

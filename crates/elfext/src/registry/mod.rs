@@ -418,7 +418,13 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             }
             (s, _) => return Err(Error::LoaderStorage(s)),
         };
-        // Append to the list, so that lookups go oldest first.
+        self.append(rec)?;
+        Ok(report)
+    }
+
+    /// Append a new record to the list, so that lookups go oldest first; on error the
+    /// record and its block are freed.
+    fn append(&mut self, rec: Rec) -> Result<()> {
         let mut last = None;
         let mut cur = self.head;
         while let Some(r) = cur {
@@ -436,7 +442,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             }
         }
         self.count += 1;
-        Ok(report)
+        Ok(())
     }
 
     fn link_from<'a>(

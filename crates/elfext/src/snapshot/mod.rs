@@ -174,27 +174,6 @@ pub(crate) struct Snapshot<'s> {
     pub entries: Vec<Entry<'s>>,
 }
 
-fn arch_code(a: Arch) -> u8 {
-    match a {
-        Arch::X86_64 => 0,
-        Arch::Arm => 1,
-        Arch::Aarch64 => 2,
-        Arch::Riscv32 => 3,
-        Arch::Riscv64 => 4,
-    }
-}
-
-fn arch_from(c: u8) -> Option<Arch> {
-    Some(match c {
-        0 => Arch::X86_64,
-        1 => Arch::Arm,
-        2 => Arch::Aarch64,
-        3 => Arch::Riscv32,
-        4 => Arch::Riscv64,
-        _ => return None,
-    })
-}
-
 fn granule_code(g: Granule) -> u8 {
     match g {
         Granule::None => 0,
@@ -237,7 +216,7 @@ impl Writer {
         let flags = if crcs { FLAG_REGION_CRCS } else { 0 };
         out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes()); // total length, patched by `finish`
-        out.push(arch_code(arch));
+        out.push(Arch::code(arch));
         for g in granules.0 {
             out.push(granule_code(g));
         }
@@ -383,7 +362,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot<'_>> {
         return Err(r.bad(10, "flags", u64::from(flags)));
     }
     let code = r.u8("architecture")?;
-    let arch = arch_from(code).ok_or_else(|| r.bad(16, "architecture", u64::from(code)))?;
+    let arch = Arch::from_code(code).ok_or_else(|| r.bad(16, "architecture", u64::from(code)))?;
     let mut granules = [Granule::None; 4];
     for (k, g) in granules.iter_mut().enumerate() {
         let c = r.u8("granule")?;
