@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::table::{Align, Table};
+use crate::table::{load_report_cells, Align, Table};
 use elf::ObjectInfo;
 use plan::{storage_name, GranuleArg, Plan, Window};
 
@@ -338,34 +338,18 @@ fn tables(
         );
         return out;
     }
-    let mut t = Table::new(&[
-        ("storage", Align::Left),
-        ("TEXT", Align::Right),
-        ("RODATA", Align::Right),
-        ("DATA", Align::Right),
-        ("BSS", Align::Right),
-        ("padding", Align::Right),
-        ("metadata", Align::Right),
-        ("heap", Align::Right),
-        ("copied", Align::Right),
-        ("in place", Align::Right),
-        ("relocs", Align::Right),
-    ]);
+    let mut t = Table::load_reports(
+        "storage",
+        &[
+            ("copied", Align::Right),
+            ("in place", Align::Right),
+            ("relocs", Align::Right),
+        ],
+    );
     for p in plans {
         let r = &p.report;
-        let mut cells = vec![storage_name(p.storage).to_string()];
-        cells.extend(r.regions.iter().map(u64::to_string));
-        cells.extend(
-            [
-                r.padding,
-                r.metadata,
-                r.heap_bytes(),
-                r.copied,
-                r.in_place,
-                r.relocations,
-            ]
-            .map(|n| n.to_string()),
-        );
+        let mut cells = load_report_cells(storage_name(p.storage), r);
+        cells.extend([r.copied, r.in_place, r.relocations].map(|n| n.to_string()));
         t.row(cells);
     }
     out.push_str(&t.to_string());

@@ -193,22 +193,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 /// A table of what each load cost (the library's `LoadReport`).
 pub fn report_table(drawn: &Drawn) -> crate::table::Table {
-    use crate::table::{Align, Table};
-    let mut t = Table::new(&[
-        ("extension", Align::Left),
-        ("TEXT", Align::Right),
-        ("RODATA", Align::Right),
-        ("DATA", Align::Right),
-        ("BSS", Align::Right),
-        ("padding", Align::Right),
-        ("metadata", Align::Right),
-        ("heap", Align::Right),
-        ("in place", Align::Right),
-    ]);
+    use crate::table::{load_report_cells, Align, Table};
+    let mut t = Table::load_reports("extension", &[("in place", Align::Right)]);
     for (name, r) in &drawn.reports {
-        let mut cells = vec![name.clone()];
-        cells.extend(r.regions.iter().map(u64::to_string));
-        cells.extend([r.padding, r.metadata, r.heap_bytes(), r.in_place].map(|n| n.to_string()));
+        let mut cells = load_report_cells(name.clone(), r);
+        cells.push(r.in_place.to_string());
         t.row(cells);
     }
     t

@@ -357,18 +357,7 @@ pub fn text_with(entries: &[MapEntry], extras: &Extras<'_>, color: bool) -> Stri
         out.push('\n');
     }
     let mut legend = String::from("legend:");
-    for k in [
-        Kind::Range(RangeType::Text),
-        Kind::Range(RangeType::Rodata),
-        Kind::Range(RangeType::Data),
-        Kind::Range(RangeType::Bss),
-        Kind::Range(RangeType::Metadata),
-        Kind::Range(RangeType::File),
-        Kind::Range(RangeType::Firmware),
-        Kind::Range(RangeType::Device),
-        Kind::Padding,
-        Kind::Range(RangeType::Free),
-    ] {
+    for k in LEGEND {
         let _ = write!(
             legend,
             " {} {}",
@@ -380,6 +369,20 @@ pub fn text_with(entries: &[MapEntry], extras: &Extras<'_>, color: bool) -> Stri
     out.push_str("; t r d: sections used in place inside a file\n");
     out
 }
+
+/// The kinds a legend explains, in the order it lists them.
+const LEGEND: [Kind; 10] = [
+    Kind::Range(RangeType::Text),
+    Kind::Range(RangeType::Rodata),
+    Kind::Range(RangeType::Data),
+    Kind::Range(RangeType::Bss),
+    Kind::Range(RangeType::Metadata),
+    Kind::Range(RangeType::File),
+    Kind::Range(RangeType::Firmware),
+    Kind::Range(RangeType::Device),
+    Kind::Padding,
+    Kind::Range(RangeType::Free),
+];
 
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -502,17 +505,11 @@ pub fn svg_with(entries: &[MapEntry], extras: &Extras<'_>) -> String {
     }
     // Legend.
     let mut x = SVG_LEFT;
-    for k in [
-        Kind::Range(RangeType::Text),
-        Kind::Range(RangeType::Rodata),
-        Kind::Range(RangeType::Data),
-        Kind::Range(RangeType::Bss),
-        Kind::Range(RangeType::Metadata),
-        Kind::Range(RangeType::File),
-        Kind::Range(RangeType::Firmware),
-        Kind::Padding,
-        Kind::Range(RangeType::Free),
-    ] {
+    // One row of 100 px entries: device memory is left out so that the row fits the width.
+    for k in LEGEND
+        .into_iter()
+        .filter(|&k| k != Kind::Range(RangeType::Device))
+    {
         let _ = writeln!(
             body,
             r##"<rect x="{x}" y="{}" width="12" height="12" fill="{}" stroke="#555" stroke-width="0.5"/><text x="{}" y="{y}" class="row">{}</text>"##,

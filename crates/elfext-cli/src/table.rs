@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use elfext::LoadReport;
+
 /// How a column's cells line up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Align {
@@ -97,6 +99,39 @@ fn write_cells(
 fn write_rule(f: &mut fmt::Formatter<'_>, widths: &[usize]) -> fmt::Result {
     let dashes: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
     writeln!(f, "{INDENT}{}", dashes.join(GAP))
+}
+
+/// The columns a load-report table has after its first: region bytes, padding, metadata and
+/// heap, as [`load_report_cells`] fills them.
+const LOAD_REPORT: [(&str, Align); 7] = [
+    ("TEXT", Align::Right),
+    ("RODATA", Align::Right),
+    ("DATA", Align::Right),
+    ("BSS", Align::Right),
+    ("padding", Align::Right),
+    ("metadata", Align::Right),
+    ("heap", Align::Right),
+];
+
+impl Table {
+    /// A table of what loads cost: a `first` column of names, the bytes of TEXT, RODATA,
+    /// DATA and BSS, padding, metadata and heap, then the columns `more`.
+    pub fn load_reports(first: &'static str, more: &[(&'static str, Align)]) -> Self {
+        let mut columns = vec![(first, Align::Left)];
+        columns.extend(LOAD_REPORT);
+        columns.extend_from_slice(more);
+        Table::new(&columns)
+    }
+}
+
+/// The cells of a [`Table::load_reports`] row up to its heap column: `first`, then `r`'s
+/// region bytes, padding, metadata and heap bytes. The caller adds the cells of its own
+/// columns.
+pub fn load_report_cells(first: impl Into<String>, r: &LoadReport) -> Vec<String> {
+    let mut cells = vec![first.into()];
+    cells.extend(r.regions.iter().map(u64::to_string));
+    cells.extend([r.padding, r.metadata, r.heap_bytes()].map(|n| n.to_string()));
+    cells
 }
 
 impl fmt::Display for Table {

@@ -9,7 +9,7 @@ use super::host::HOST;
 use super::storage::{label, loaders, low_copies, AlignedCopy, ObjectBuf, STORAGES};
 use super::{expect, host_memory, unload_all, Example};
 use crate::error::CliError;
-use crate::table::{Align, Table};
+use crate::table::{load_report_cells, Align, Table};
 
 /// Size of the packed `ExtHeap` arena (a `Vec`, like a static array on a microcontroller).
 const PACKED_ARENA: usize = 64 << 10;
@@ -83,40 +83,23 @@ fn measure<'b, M: Memory, B: ObjectBuf>(
     let before = registry.heap_stats().total();
     expect("heap bytes of a fresh registry", before, 0)?;
 
-    let mut t = Table::new(&[
-        ("extension", Align::Left),
-        ("TEXT", Align::Right),
-        ("RODATA", Align::Right),
-        ("DATA", Align::Right),
-        ("BSS", Align::Right),
-        ("padding", Align::Right),
-        ("metadata", Align::Right),
-        ("heap", Align::Right),
-        ("in place", Align::Right),
-        ("copied", Align::Right),
-        ("relocs", Align::Right),
-        ("code", Align::Left),
-    ]);
+    let mut t = Table::load_reports(
+        "extension",
+        &[
+            ("in place", Align::Right),
+            ("copied", Align::Right),
+            ("relocs", Align::Right),
+            ("code", Align::Left),
+        ],
+    );
     let mut total = LoadReport::default();
     let mut heap_total = 0;
     for (e, loader) in examples.iter().zip(loaders(storage, examples, buffers)) {
         let r = registry
             .load_with_report(e.name, loader)
             .map_err(|err| CliError::elfext(format!("load `{}`", e.name), err))?;
-        let heap = r.regions.iter().sum::<u64>() + r.padding + r.metadata;
-        let mut cells: Vec<String> = vec![e.name.to_string()];
-        cells.extend(r.regions.iter().map(u64::to_string));
-        cells.extend(
-            [
-                r.padding,
-                r.metadata,
-                heap,
-                r.in_place,
-                r.copied,
-                r.relocations,
-            ]
-            .map(|n| n.to_string()),
-        );
+        let mut cells = load_report_cells(e.name, &r);
+        cells.extend([r.in_place, r.copied, r.relocations].map(|n| n.to_string()));
         cells.push(code_location(registry, e)?);
         t.row(cells);
         for (sum, n) in total.regions.iter_mut().zip(r.regions) {
@@ -127,22 +110,11 @@ fn measure<'b, M: Memory, B: ObjectBuf>(
         total.in_place += r.in_place;
         total.copied += r.copied;
         total.relocations += r.relocations;
-        heap_total += heap;
+        heap_total += r.heap_bytes();
     }
     t.rule();
-    let mut cells: Vec<String> = vec!["total".into()];
-    cells.extend(total.regions.iter().map(u64::to_string));
-    cells.extend(
-        [
-            total.padding,
-            total.metadata,
-            heap_total,
-            total.in_place,
-            total.copied,
-            total.relocations,
-        ]
-        .map(|n| n.to_string()),
-    );
+    let mut cells = load_report_cells("total", &total);
+    cells.extend([total.in_place, total.copied, total.relocations].map(|n| n.to_string()));
     t.row(cells);
 
     let loaded = registry.heap_stats();

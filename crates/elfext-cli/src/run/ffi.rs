@@ -85,48 +85,49 @@ fn is_float(a: &Arg) -> bool {
     matches!(a, Arg::F32(_) | Arg::F64(_))
 }
 
-/// Call the native function at `addr` with `regs`, reading the result register of `ret`.
-///
-/// # Safety
-/// `addr` must be a function of this process whose parameters are the ones `regs` was
-/// classified from (pointers in it must be valid for the callee's use), and `ret` its return
-/// type.
+// x86-64: a C-variadic pointer. The fixed first parameter and the variadic rest land in the
+// same registers as named parameters, and the caller sets `al` for printf-style callees.
 #[cfg(all(unix, target_arch = "x86_64"))]
-pub unsafe fn call(addr: u64, regs: &Registers, ret: Ty) -> Returned {
-    // A C-variadic pointer: the fixed first parameter and the variadic rest land in the
-    // same registers as named parameters, and the caller sets `al` for printf-style callees.
-    type IntFn = unsafe extern "C" fn(u64, ...) -> u64;
-    type FloatFn = unsafe extern "C" fn(u64, ...) -> f64;
-    let i = regs.ints;
-    let f = regs.floats.map(f64::from_bits);
-    if ret.is_float() {
-        // SAFETY: `addr` is a function (caller's promise); a function pointer is an address.
-        let fp: FloatFn = unsafe { std::mem::transmute::<usize, FloatFn>(addr as usize) };
-        // SAFETY: the callee reads the registers its real signature names, all set here.
-        let x = unsafe {
-            fp(
-                i[0], i[1], i[2], i[3], i[4], i[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-            )
-        };
-        Returned {
-            int_bits: 0,
-            float_bits: x.to_bits(),
-        }
-    } else {
-        // SAFETY: as above.
-        let fp: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(addr as usize) };
-        // SAFETY: as above.
-        let r = unsafe {
-            fp(
-                i[0], i[1], i[2], i[3], i[4], i[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-            )
-        };
-        Returned {
-            int_bits: r,
-            float_bits: 0,
-        }
-    }
-}
+type IntFn = unsafe extern "C" fn(u64, ...) -> u64;
+#[cfg(all(unix, target_arch = "x86_64"))]
+type FloatFn = unsafe extern "C" fn(u64, ...) -> f64;
+
+// AArch64: 6 integer and 8 floating-point named parameters (variadic arguments would go on
+// the stack on Apple targets).
+#[cfg(all(unix, target_arch = "aarch64"))]
+type IntFn = unsafe extern "C" fn(
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+) -> u64;
+#[cfg(all(unix, target_arch = "aarch64"))]
+type FloatFn = unsafe extern "C" fn(
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+) -> f64;
 
 /// Call the native function at `addr` with `regs`, reading the result register of `ret`.
 ///
@@ -134,40 +135,8 @@ pub unsafe fn call(addr: u64, regs: &Registers, ret: Ty) -> Returned {
 /// `addr` must be a function of this process whose parameters are the ones `regs` was
 /// classified from (pointers in it must be valid for the callee's use), and `ret` its return
 /// type.
-#[cfg(all(unix, target_arch = "aarch64"))]
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub unsafe fn call(addr: u64, regs: &Registers, ret: Ty) -> Returned {
-    type IntFn = unsafe extern "C" fn(
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-    ) -> u64;
-    type FloatFn = unsafe extern "C" fn(
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-    ) -> f64;
     let i = regs.ints;
     let f = regs.floats.map(f64::from_bits);
     if ret.is_float() {
@@ -184,7 +153,7 @@ pub unsafe fn call(addr: u64, regs: &Registers, ret: Ty) -> Returned {
             float_bits: x.to_bits(),
         }
     } else {
-        // SAFETY: `addr` is a function (caller's promise); a function pointer is an address.
+        // SAFETY: as above.
         let fp: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(addr as usize) };
         // SAFETY: as above.
         let r = unsafe {
