@@ -36,6 +36,10 @@ static RECORDS: [AtomicI32; 16] = [const { AtomicI32::new(0) }; 16];
 static RECORDED: AtomicUsize = AtomicUsize::new(0);
 
 /// Note a code (constructors and destructors report through it).
+///
+/// At a fixed address, the start of the `IMAGE_FLASH` region (see `build.rs`): the
+/// prelinked `init_fini` image was linked against it there before the firmware was built.
+#[link_section = ".ext_image.imports"]
 pub extern "C" fn host_record(code: c_int) {
     let i = RECORDED.fetch_add(1, Ordering::Relaxed);
     if let Some(slot) = RECORDS.get(i) {

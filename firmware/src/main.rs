@@ -5,6 +5,9 @@
 //! them and checks the extension heap is empty again. It prints one line per check, a table
 //! of heap bytes and load cycles, and exits with status 0 only if every check passed.
 //!
+//! Then it runs the groups of `src/mapdemo.rs` (a memory map) and `src/imagedemo.rs`
+//! (prelinked images executed in place from flash).
+//!
 //! With the argument `fault-text` or `fault-call` it instead runs an extension that writes to
 //! its own text in flash, or calls an unmapped address, and reports the fault (status 3).
 //! With `run ...` it calls one function of an object read from a host file, for
@@ -75,6 +78,7 @@ macro_rules! object {
     }};
 }
 
+mod imagedemo;
 mod mapdemo;
 
 /// A test extension: its bytes in flash and its file on the host.
@@ -157,7 +161,8 @@ impl Checks {
 /// One row of the on-target table.
 struct Row {
     ext: &'static str,
-    storage: Storage,
+    /// How it was loaded: a [`Storage`]'s name, or `image`.
+    storage: &'static str,
     report: LoadReport,
     cycles: u32,
 }
@@ -209,11 +214,11 @@ impl Suite {
             && !self
                 .rows
                 .iter()
-                .any(|r| r.ext == obj.name && r.storage == storage)
+                .any(|r| r.ext == obj.name && r.storage == storage_name(storage))
         {
             self.rows.push(Row {
                 ext: obj.name,
-                storage,
+                storage: storage_name(storage),
                 report,
                 cycles,
             });
@@ -315,6 +320,14 @@ fn main() -> ! {
     missing(&mut bench);
     refcount(&mut bench);
     mapdemo::run(&mut bench.checks);
+    for (ext, report, cycles) in imagedemo::run(&mut bench.checks) {
+        bench.rows.push(Row {
+            ext,
+            storage: "image",
+            report,
+            cycles,
+        });
+    }
 
     let Suite {
         reg, checks, rows, ..
@@ -869,7 +882,7 @@ fn print_table(rows: &[Row]) {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.ext,
-            storage_name(r.storage),
+            r.storage,
             p.copied + p.in_place,
             p.copied,
             p.in_place,
