@@ -88,46 +88,13 @@ fn is_float(a: &Arg) -> bool {
 // x86-64: a C-variadic pointer. The fixed first parameter and the variadic rest land in the
 // same registers as named parameters, and the caller sets `al` for printf-style callees.
 #[cfg(all(unix, target_arch = "x86_64"))]
-type IntFn = unsafe extern "C" fn(u64, ...) -> u64;
-#[cfg(all(unix, target_arch = "x86_64"))]
-type FloatFn = unsafe extern "C" fn(u64, ...) -> f64;
+type NativeFn<R> = unsafe extern "C" fn(u64, ...) -> R;
 
 // AArch64: 6 integer and 8 floating-point named parameters (variadic arguments would go on
 // the stack on Apple targets).
 #[cfg(all(unix, target_arch = "aarch64"))]
-type IntFn = unsafe extern "C" fn(
-    u64,
-    u64,
-    u64,
-    u64,
-    u64,
-    u64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-) -> u64;
-#[cfg(all(unix, target_arch = "aarch64"))]
-type FloatFn = unsafe extern "C" fn(
-    u64,
-    u64,
-    u64,
-    u64,
-    u64,
-    u64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-) -> f64;
+type NativeFn<R> =
+    unsafe extern "C" fn(u64, u64, u64, u64, u64, u64, f64, f64, f64, f64, f64, f64, f64, f64) -> R;
 
 /// Call the native function at `addr` with `regs`, reading the result register of `ret`.
 ///
@@ -137,34 +104,39 @@ type FloatFn = unsafe extern "C" fn(
 /// type.
 #[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub unsafe fn call(addr: u64, regs: &Registers, ret: Ty) -> Returned {
-    let i = regs.ints;
-    let f = regs.floats.map(f64::from_bits);
     if ret.is_float() {
-        // SAFETY: `addr` is a function (caller's promise); a function pointer is an address.
-        let fp: FloatFn = unsafe { std::mem::transmute::<usize, FloatFn>(addr as usize) };
-        // SAFETY: the callee reads the registers its real signature names, all set here.
-        let x = unsafe {
-            fp(
-                i[0], i[1], i[2], i[3], i[4], i[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-            )
-        };
+        // SAFETY: the caller's promise; a float result comes back in xmm0 / v0.
+        let x: f64 = unsafe { call_with(addr, regs) };
         Returned {
             int_bits: 0,
             float_bits: x.to_bits(),
         }
     } else {
-        // SAFETY: as above.
-        let fp: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(addr as usize) };
-        // SAFETY: as above.
-        let r = unsafe {
-            fp(
-                i[0], i[1], i[2], i[3], i[4], i[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-            )
-        };
+        // SAFETY: the caller's promise; any other result comes back in rax / x0.
+        let r: u64 = unsafe { call_with(addr, regs) };
         Returned {
             int_bits: r,
             float_bits: 0,
         }
+    }
+}
+
+/// Call the function at `addr` with every argument register of `regs`, reading the result
+/// register of `R` (`u64` or `f64`).
+///
+/// # Safety
+/// As for [`call`], with `R` the class of the function's result.
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn call_with<R>(addr: u64, regs: &Registers) -> R {
+    let i = regs.ints;
+    let f = regs.floats.map(f64::from_bits);
+    // SAFETY: `addr` is a function (caller's promise); a function pointer is an address.
+    let fp: NativeFn<R> = unsafe { std::mem::transmute::<usize, NativeFn<R>>(addr as usize) };
+    // SAFETY: the callee reads the registers its real signature names, all set here.
+    unsafe {
+        fp(
+            i[0], i[1], i[2], i[3], i[4], i[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
+        )
     }
 }
 
