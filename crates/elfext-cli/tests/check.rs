@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{data, elfext, firmware, object, one_line_error, stdout, Cc, ALL};
+use support::{data, elfext, firmware, object, one_line_error, stdout, succeeded, Cc, ALL};
 
 fn check(exports: &Path, files: &[&Path]) -> std::process::Output {
     let mut args = vec![
@@ -36,18 +36,8 @@ fn links_against_a_firmware_that_exports_everything() {
         let fw = firmware(cc, "firmware.c", dir.path(), &[]);
         let ext = object(cc, "ext.c", dir.path(), &[]);
         let out = check(&fw, &[&ext]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{cc:?}: {}{}",
-            stdout(&out),
-            support::stderr(&out)
-        );
-        assert!(
-            stdout(&out).lines().any(|l| l == "would link"),
-            "{}",
-            stdout(&out)
-        );
+        let text = succeeded(&out, &format!("{cc:?}"));
+        assert!(text.lines().any(|l| l == "would link"), "{text}");
         assert_eq!(support::stderr(&out), "");
     }
 }
@@ -88,14 +78,7 @@ fn exports_macro_tables_in_a_firmware_count_as_exports() {
     for cc in ALL {
         let ext = object(cc, "uses_table.c", dir.path(), &[]);
         let with = firmware(cc, "firmware.c", dir.path(), &["-DEXPORT_TABLE"]);
-        let out = check(&with, &[&ext]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{cc:?}: {}{}",
-            stdout(&out),
-            support::stderr(&out)
-        );
+        succeeded(&check(&with, &[&ext]), &format!("{cc:?}"));
         let without = firmware(cc, "firmware.c", dir.path(), &[]);
         let out = check(&without, &[&ext]);
         one_line_error(&out, 3);
@@ -107,19 +90,8 @@ fn exports_macro_tables_in_a_firmware_count_as_exports() {
 fn name_lists_with_comments_and_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let ext = object(Cc::Arm, "ext.c", dir.path(), &[]);
-    let out = check(&data("exports.txt"), &[&ext]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        support::stderr(&out)
-    );
-    assert!(
-        stdout(&out).contains("checked against 3 exports"),
-        "{}",
-        stdout(&out)
-    );
+    let text = succeeded(&check(&data("exports.txt"), &[&ext]), "exports.txt");
+    assert!(text.contains("checked against 3 exports"), "{text}");
 
     let partial = dir.path().join("partial.txt");
     std::fs::write(&partial, "# only one\nfirmware_add\n").unwrap();

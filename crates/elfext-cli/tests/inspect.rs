@@ -10,16 +10,11 @@ use std::process::Command;
 
 use elfext::{BufLoader, ExportMap, Granules, LoadReport, Registry, TargetMemory};
 use serde_json::Value;
-use support::{elfext, object, one_line_error, stdout, Cc, ALL};
+use support::{elfext, object, one_line_error, stdout, succeeded, Cc, ALL};
 
 fn json(args: &[&str]) -> Value {
-    let out = elfext(args);
-    assert!(
-        out.status.success(),
-        "inspect failed: {}",
-        support::stderr(&out)
-    );
-    serde_json::from_str(&stdout(&out)).expect("inspect --json prints JSON")
+    let text = succeeded(&elfext(args), "inspect");
+    serde_json::from_str(&text).expect("inspect --json prints JSON")
 }
 
 fn granules(name: &str) -> Granules {

@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use support::{elfext, object, one_line_error, stdout, Cc, ALL};
+use support::{elfext, object, one_line_error, stdout, succeeded, Cc, ALL};
 
 /// One row of a map table: size, type, owner.
 #[derive(Debug)]
@@ -82,8 +82,7 @@ fn persistent_map_agrees_with_the_load_reports_and_marks_in_place_sections() {
             ],
             &[&ext, &user],
         );
-        let text = stdout(&out);
-        assert!(out.status.success(), "{cc:?}: {}", support::stderr(&out));
+        let text = succeeded(&out, &format!("{cc:?}"));
         assert!(!text.contains('\x1b'), "colour with --color never");
         let names = [
             format!("ext_{}", cc.label()),
@@ -135,8 +134,7 @@ fn granule_padding_is_drawn_and_matches_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let ext = object(Cc::Arm, "ext.c", dir.path(), &[]);
     let out = map(&["--granule", "mpu-pow2", "--color", "never"], &[&ext]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{}", support::stderr(&out));
+    let text = succeeded(&out, "map");
     let r = &reports(&text, &["ext_arm"])["ext_arm"];
     let rows = rows(&text);
     let padding: u64 = rows
@@ -172,8 +170,7 @@ fn writable_storage_uses_code_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let ext = object(Cc::Rv32, "ext.c", dir.path(), &[]);
     let out = map(&["--storage", "writable", "--color", "never"], &[&ext]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{}", support::stderr(&out));
+    let text = succeeded(&out, "map");
     let rows = rows(&text);
     assert!(rows.iter().any(|x| x.ty == "TEXT" && x.in_place), "{text}");
     assert!(

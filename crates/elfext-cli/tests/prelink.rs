@@ -4,10 +4,13 @@
 //! RAM at theirs, constructors run).
 #![cfg(all(unix, target_arch = "x86_64"))]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "data/support.rs"]
+mod support;
 
-const ELFEXT: &str = env!("CARGO_BIN_EXE_elfext");
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{compile_c, elfext, one_line_error, succeeded};
 
 /// A self-contained extension: data, read-only data, BSS, a constructor.
 const COUNTER_C: &str = r#"
@@ -37,49 +40,34 @@ fn compile(dir: &Path, cc: &str, name: &str, source: &str, flags: &[&str]) -> Pa
     let src = dir.join(format!("{name}.c"));
     std::fs::write(&src, source).unwrap();
     let out = dir.join(format!("{name}.o"));
-    let status = Command::new(cc)
-        .args(["-c", "-O2", "-Wall", "-fno-asynchronous-unwind-tables"])
-        .args(flags)
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("{cc} must be installed to run these tests: {e}"));
-    assert!(status.success(), "{cc} failed on {}", src.display());
+    let mut args = vec!["-c", "-O2", "-Wall", "-fno-asynchronous-unwind-tables"];
+    args.extend_from_slice(flags);
+    compile_c(cc, &args, &src, &out);
     out
-}
-
-fn elfext(args: &[&str]) -> Output {
-    Command::new(ELFEXT)
-        .args(args)
-        .output()
-        .expect("run elfext")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Expect success and return stdout.
 fn ok(args: &[&str]) -> String {
-    let o = elfext(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {:?}\nstderr: {}",
-        o.status,
-        text(&o.stderr)
-    );
-    text(&o.stdout)
+    succeeded(&elfext(args), &format!("{args:?}"))
 }
 
 /// Expect exit code `code` and one error line on stderr containing `needle`.
 fn fails(args: &[&str], code: i32, needle: &str) -> String {
-    let o = elfext(args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "{args:?}: stderr {err}");
+    let err = one_line_error(&elfext(args), code);
     assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: one error line: {err:?}");
     err
+}
+
+/// `prelink --text TEXT --data DATA`, then `rest`: options, inputs, `-o` and the output.
+fn prelink<'a>(text: &'a str, data: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["prelink", "--text", text, "--data", data];
+    args.extend_from_slice(rest);
+    args
+}
+
+/// `run IMAGE --call add(i32,i32)->i32 1 2`.
+fn run_add(img: &str) -> [&str; 6] {
+    ["run", img, "--call", "add(i32,i32)->i32", "1", "2"]
 }
 
 fn s(p: &Path) -> &str {
@@ -96,16 +84,7 @@ fn a_prelinked_image_runs_natively_from_its_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let obj = compile(dir.path(), "gcc", "counter", COUNTER_C, &["-fPIC"]);
     let img = dir.path().join("counter.img");
-    let out = ok(&[
-        "prelink",
-        "--text",
-        TEXT,
-        "--data",
-        DATA,
-        s(&obj),
-        "-o",
-        s(&img),
-    ]);
+    let out = ok(&prelink(TEXT, DATA, &[s(&obj), "-o", s(&img)]));
     assert!(out.contains("for x86_64"), "{out}");
     assert!(out.contains("text   0x7e000000"), "{out}");
     assert!(out.contains("data   0x7e400000"), "{out}");
@@ -165,50 +144,24 @@ fn an_image_whose_addresses_are_taken_or_damaged_is_refused() {
     let obj = compile(dir.path(), "gcc", "counter", COUNTER_C, &["-fPIC"]);
     // Beyond the user address space of x86-64 Linux (47 bits).
     let low = dir.path().join("low.img");
-    ok(&[
-        "prelink",
-        "--text",
+    ok(&prelink(
         "0x900000000000",
-        "--data",
         "0x900000400000",
-        s(&obj),
-        "-o",
-        s(&low),
-    ]);
-    fails(
-        &["run", s(&low), "--call", "add(i32,i32)->i32", "1", "2"],
-        1,
-        "cannot be mapped at its address",
-    );
+        &[s(&obj), "-o", s(&low)],
+    ));
+    fails(&run_add(s(&low)), 1, "cannot be mapped at its address");
     // A flipped bit.
     let good = dir.path().join("good.img");
-    ok(&[
-        "prelink",
-        "--text",
-        TEXT,
-        "--data",
-        DATA,
-        s(&obj),
-        "-o",
-        s(&good),
-    ]);
+    ok(&prelink(TEXT, DATA, &[s(&obj), "-o", s(&good)]));
     let mut bytes = std::fs::read(&good).unwrap();
     let at = bytes.len() - 3;
     bytes[at] ^= 4;
     let bad = dir.path().join("bad.img");
     std::fs::write(&bad, &bytes).unwrap();
-    fails(
-        &["run", s(&bad), "--call", "add(i32,i32)->i32", "1", "2"],
-        1,
-        "checksum",
-    );
+    fails(&run_add(s(&bad)), 1, "checksum");
     // Truncated.
     std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
-    fails(
-        &["run", s(&bad), "--call", "add(i32,i32)->i32", "1", "2"],
-        1,
-        "truncated",
-    );
+    fails(&run_add(s(&bad)), 1, "truncated");
 }
 
 #[test]
@@ -220,82 +173,37 @@ fn prelink_refuses_what_cannot_link_for_those_addresses() {
     let img = s(&img);
     // Overlapping text and data.
     fails(
-        &[
-            "prelink",
-            "--text",
-            TEXT,
-            "--data",
-            "0x7e000040",
-            s(&counter),
-            "-o",
-            img,
-        ],
+        &prelink(TEXT, "0x7e000040", &[s(&counter), "-o", img]),
         1,
         "overlap",
     );
     // Text not aligned for its sections.
     fails(
-        &[
-            "prelink",
-            "--text",
-            "0x7e000001",
-            "--data",
-            DATA,
-            s(&counter),
-            "-o",
-            img,
-        ],
+        &prelink("0x7e000001", DATA, &[s(&counter), "-o", img]),
         1,
         "is not a multiple of",
     );
     // A firmware symbol without exports, then in a list without an address.
     fails(
-        &[
-            "prelink",
-            "--text",
-            TEXT,
-            "--data",
-            DATA,
-            s(&user),
-            "-o",
-            img,
-        ],
+        &prelink(TEXT, DATA, &[s(&user), "-o", img]),
         1,
         "firmware_add",
     );
     let names = dir.path().join("exports.txt");
     std::fs::write(&names, "# firmware\nfirmware_add\n").unwrap();
     fails(
-        &[
-            "prelink",
-            "--text",
-            TEXT,
-            "--data",
-            DATA,
-            "--exports",
-            s(&names),
-            s(&user),
-            "-o",
-            img,
-        ],
+        &prelink(TEXT, DATA, &["--exports", s(&names), s(&user), "-o", img]),
         2,
         "has no address",
     );
     // With the address, it links; the call to the firmware is out of reach of a direct
     // call and goes through a veneer in TEXT.
     std::fs::write(&names, "firmware_add = 0x7f0000001000\n").unwrap();
-    let out = ok(&[
-        "prelink",
-        "--text",
+    let out = ok(&prelink(
         TEXT,
-        "--data",
         DATA,
-        "--exports",
-        s(&names),
-        s(&user),
-        "-o",
-        img,
-    ]);
+        &["--exports", s(&names), s(&user), "-o", img],
+    ));
     assert!(
         out.contains("exports: 1") && out.contains("  twice\n"),
         "{out}"
@@ -312,34 +220,18 @@ fn prelink_refuses_what_cannot_link_for_those_addresses() {
     );
     // The wrong architecture for the object.
     fails(
-        &[
-            "prelink",
-            "--target-arch",
-            "arm",
-            "--text",
+        &prelink(
             TEXT,
-            "--data",
             DATA,
-            s(&counter),
-            "-o",
-            img,
-        ],
+            &["--target-arch", "arm", s(&counter), "-o", img],
+        ),
         1,
         "machine",
     );
     // Not a number: clap's usage error.
-    let o = elfext(&[
-        "prelink",
-        "--text",
-        "flash",
-        "--data",
-        DATA,
-        s(&counter),
-        "-o",
-        img,
-    ]);
+    let o = elfext(&prelink("flash", DATA, &[s(&counter), "-o", img]));
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("`flash` is not a number"));
+    assert!(support::stderr(&o).contains("`flash` is not a number"));
 }
 
 #[test]
@@ -360,26 +252,14 @@ fn arm_thumb_extensions_prelink_for_flash_and_sram() {
     let names = dir.path().join("exports.txt");
     std::fs::write(&names, "firmware_add = 0x00000401\n").unwrap();
     let img = dir.path().join("user.img");
-    let out = ok(&[
-        "prelink",
-        "--text",
+    let out = ok(&prelink(
         "0x08040000",
-        "--data",
         "0x20010000",
-        "--exports",
-        s(&names),
-        s(&user),
-        s(&counter),
-        "-o",
-        s(&img),
-    ]);
+        &["--exports", s(&names), s(&user), s(&counter), "-o", s(&img)],
+    ));
     assert!(out.contains("for arm"), "{out}");
     assert!(out.contains("text   0x08040000"), "{out}");
     assert!(out.contains("exports: 9"), "{out}");
     // An ARM image does not run on this host.
-    fails(
-        &["run", s(&img), "--call", "add(i32,i32)->i32", "1", "2"],
-        1,
-        "prelinked for arm",
-    );
+    fails(&run_add(s(&img)), 1, "prelinked for arm");
 }

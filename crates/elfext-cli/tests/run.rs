@@ -2,70 +2,39 @@
 //! temporary directory, loaded natively by the built binary, their functions called.
 #![cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
 
+#[path = "data/support.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const ELFEXT: &str = env!("CARGO_BIN_EXE_elfext");
+use support::{one_line_error, run_data as compile, stderr, stdout, succeeded};
 
-/// Compile `tests/run_data/<name>.c` into `<dir>/<name>.o`.
-fn compile(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/run_data")
-        .join(format!("{name}.c"));
-    let out = dir.join(format!("{name}.o"));
-    let status = Command::new("gcc")
-        .args(["-c", "-O2", "-Wall", "-Werror"])
-        .args(flags)
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("gcc must be installed to run these tests");
-    assert!(status.success(), "gcc failed on {}", src.display());
-    out
-}
-
+/// `elfext run` with `args`.
 fn run(args: &[&str]) -> Output {
-    Command::new(ELFEXT)
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("run elfext")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    support::elfext(&all)
 }
 
 /// Call `signature` with `args` on `object`, expect success, and return stdout's last line.
 fn call(object: &Path, signature: &str, args: &[&str]) -> String {
     let mut all = vec![object.to_str().unwrap(), "--call", signature];
     all.extend_from_slice(args);
-    let o = run(&all);
-    assert!(
-        o.status.success(),
-        "{signature} {args:?}: {:?}\nstderr: {}",
-        o.status,
-        stderr(&o)
-    );
-    let out = stdout(&o);
+    let out = succeeded(&run(&all), &format!("{signature} {args:?}"));
     assert!(out.ends_with('\n'), "{signature}: {out:?}");
     out.lines().last().unwrap_or("").to_string()
 }
 
-/// Expect a failure with exit code `code` and one line on stderr containing `needle`.
-fn fails(args: &[&str], code: i32, needle: &str) -> String {
-    let o = run(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(err.starts_with("elfext: error: "), "{err}");
-    assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
-    assert!(o.stdout.is_empty(), "{args:?}: {}", stdout(&o));
+/// Call `signature` with `args` on `object`; expect a failure with exit code `code`, one
+/// error line on stderr containing `needle`, and nothing on stdout.
+fn call_fails(object: &str, signature: &str, args: &[&str], code: i32, needle: &str) -> String {
+    let mut all = vec![object, "--call", signature];
+    all.extend_from_slice(args);
+    let o = run(&all);
+    let err = one_line_error(&o, code);
+    assert!(err.contains(needle), "{all:?}: `{needle}` not in {err}");
+    assert!(o.stdout.is_empty(), "{all:?}: {}", stdout(&o));
     err
 }
 
@@ -216,8 +185,10 @@ fn archive_members_are_pulled_as_needed() {
     // `foo` is needed (it is called), `helper` because `foo` uses it; `unused` is left out,
     // or its undefined `not_defined_anywhere` would fail the link.
     assert_eq!(call(&archive, "foo(i32)->i32", &["4"]), "41");
-    let err = fails(
-        &[archive.to_str().unwrap(), "--call", "unused(i32)->i32", "1"],
+    let err = call_fails(
+        archive.to_str().unwrap(),
+        "unused(i32)->i32",
+        &["1"],
         1,
         "not_defined_anywhere",
     );
@@ -228,50 +199,23 @@ fn archive_members_are_pulled_as_needed() {
 fn bad_signatures_and_arguments_are_usage_errors() {
     let f = types();
     let o = f.types.to_str().unwrap();
-    fails(
-        &[o, "--call", "add(i32,int)->i32", "1", "2"],
-        2,
-        "unknown type `int`",
-    );
-    fails(&[o, "--call", "add(i32,i32", "1", "2"], 2, "no `)`");
-    fails(
-        &[o, "--call", "add(i32,i32)->i32", "1"],
+    call_fails(o, "add(i32,int)->i32", &["1", "2"], 2, "unknown type `int`");
+    call_fails(o, "add(i32,i32", &["1", "2"], 2, "no `)`");
+    call_fails(
+        o,
+        "add(i32,i32)->i32",
+        &["1"],
         2,
         "takes 2 arguments, 1 given",
     );
-    fails(
-        &[o, "--call", "neg_i8(i8)->i8", "300"],
-        2,
-        "out of range for i8",
-    );
-    fails(
-        &[o, "--call", "widen_u8(u8)->u64", "-1"],
-        2,
-        "out of range for u8",
-    );
-    fails(
-        &[o, "--call", "scale(f64)->f64", "half"],
-        2,
-        "is not a number",
-    );
-    fails(
-        &[o, "--call", "ptr_value(ptr)->u64", "here"],
-        2,
-        "not an address",
-    );
-    fails(
-        &[
-            o,
-            "--call",
-            "f(i32,i32,i32,i32,i32,i32,i32)",
-            "1",
-            "2",
-            "3",
-            "4",
-            "5",
-            "6",
-            "7",
-        ],
+    call_fails(o, "neg_i8(i8)->i8", &["300"], 2, "out of range for i8");
+    call_fails(o, "widen_u8(u8)->u64", &["-1"], 2, "out of range for u8");
+    call_fails(o, "scale(f64)->f64", &["half"], 2, "is not a number");
+    call_fails(o, "ptr_value(ptr)->u64", &["here"], 2, "not an address");
+    call_fails(
+        o,
+        "f(i32,i32,i32,i32,i32,i32,i32)",
+        &["1", "2", "3", "4", "5", "6", "7"],
         2,
         "at most 6 integer",
     );
@@ -281,21 +225,21 @@ fn bad_signatures_and_arguments_are_usage_errors() {
 fn missing_symbols_fail_naming_them() {
     let f = types();
     let o = f.types.to_str().unwrap();
-    fails(
-        &[o, "--call", "no_such_function(i32)->i32", "1"],
+    call_fails(
+        o,
+        "no_such_function(i32)->i32",
+        &["1"],
         1,
         "no_such_function",
     );
-    fails(
-        &[o, "--call", "a_variable()->i32"],
-        1,
-        "is data, not a function",
-    );
+    call_fails(o, "a_variable()->i32", &[], 1, "is data, not a function");
 
     let dir = tempfile::tempdir().unwrap();
     let m = compile(dir.path(), "missing", &[]);
-    fails(
-        &[m.to_str().unwrap(), "--call", "uses_missing(i32)->i32", "1"],
+    call_fails(
+        m.to_str().unwrap(),
+        "uses_missing(i32)->i32",
+        &["1"],
         1,
         "no_such_host_function",
     );
@@ -312,14 +256,10 @@ fn malformed_inputs_fail() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     let missing = dir.path().join("absent.o");
     for path in [&garbage, &truncated, &missing] {
-        fails(
-            &[
-                path.to_str().unwrap(),
-                "--call",
-                "add(i32,i32)->i32",
-                "1",
-                "2",
-            ],
+        call_fails(
+            path.to_str().unwrap(),
+            "add(i32,i32)->i32",
+            &["1", "2"],
             1,
             path.file_stem().unwrap().to_str().unwrap(),
         );
@@ -330,8 +270,10 @@ fn malformed_inputs_fail() {
 fn a_crash_in_the_callee_is_one_line() {
     let f = types();
     let o = f.types.to_str().unwrap();
-    fails(
-        &[o, "--call", "read_through(ptr)->i32", "null"],
+    call_fails(
+        o,
+        "read_through(ptr)->i32",
+        &["null"],
         1,
         "the called function crashed: SIGSEGV",
     );

@@ -9,12 +9,16 @@
 //! is set (the test script sets it), where a missing QEMU is a failure. The firmware is
 //! built once per board into `target/firmware` (shared with the firmware tests).
 
+#[path = "data/support.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use elfext_testkit::qemu::{self, Board};
+use support::compile_c;
 
 const ELFEXT: &str = env!("CARGO_BIN_EXE_elfext");
 
@@ -58,22 +62,16 @@ fn compile(dir: &Path, board: Board) -> PathBuf {
     let (cc, flags) = compiler(board);
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run_target_data/calls.c");
     let out = dir.join(format!("calls-{}.o", board.name()));
-    let status = Command::new(cc)
-        .args(flags)
-        .args([
-            "-O2",
-            "-ffunction-sections",
-            "-fdata-sections",
-            "-Wall",
-            "-Werror",
-            "-c",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cc} (install the cross toolchain): {e}"));
-    assert!(status.success(), "{cc} failed on {}", src.display());
+    let mut args = flags.to_vec();
+    args.extend([
+        "-O2",
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-Wall",
+        "-Werror",
+        "-c",
+    ]);
+    compile_c(cc, &args, &src, &out);
     out
 }
 

@@ -2,27 +2,15 @@
 //! with gcc from `tests/run_data`.
 #![cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
 
+#[path = "data/support.rs"]
+mod support;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const ELFEXT: &str = env!("CARGO_BIN_EXE_elfext");
+use support::{run_data, succeeded};
 
-fn compile(dir: &Path, name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/run_data")
-        .join(format!("{name}.c"));
-    let out = dir.join(format!("{name}.o"));
-    let status = Command::new("gcc")
-        .args(["-c", "-O2", "-Wall", "-Werror"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("gcc must be installed to run these tests");
-    assert!(status.success(), "gcc failed on {}", src.display());
-    out
-}
+const ELFEXT: &str = env!("CARGO_BIN_EXE_elfext");
 
 /// Pipe `script` into `elfext shell`.
 fn shell(script: &str) -> Output {
@@ -56,9 +44,9 @@ fn answer(out: &str, command: &str) -> Vec<String> {
 #[test]
 fn a_piped_session() {
     let dir = tempfile::tempdir().unwrap();
-    let helper = compile(dir.path(), "pulled_helper");
-    let main = compile(dir.path(), "pulled_main");
-    let types = compile(dir.path(), "types");
+    let helper = run_data(dir.path(), "pulled_helper", &[]);
+    let main = run_data(dir.path(), "pulled_main", &[]);
+    let types = run_data(dir.path(), "types", &[]);
     let script = format!(
         "# a comment, then a blank line\n\
          \n\
@@ -194,17 +182,12 @@ fn a_piped_session() {
 #[test]
 fn a_clean_session_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let types = compile(dir.path(), "types");
+    let types = run_data(dir.path(), "types", &[]);
     let o = shell(&format!(
         "load t {}\ncall t add(i32,i32)->i32 2 3\ncall t scale(f64)->f64 0.25\n",
         types.display()
     ));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(&o, "a clean session");
     assert!(o.stderr.is_empty());
     assert_eq!(answer(&out, "call t add(i32,i32)->i32 2 3"), ["5"]);
     assert_eq!(answer(&out, "call t scale(f64)->f64 0.25"), ["0.5"]);

@@ -1,6 +1,6 @@
-//! Shared by the end-to-end tests of `inspect`, `check` and `map`: compile the C sources of
-//! `tests/data` with the real compilers into a temporary directory and run the built
-//! `elfext` binary.
+//! Shared by the end-to-end tests of the `elfext` command: compile C sources (those of
+//! `tests/data` and `tests/run_data`, or a test's own) with the real compilers into a
+//! temporary directory, run the built `elfext` binary and check what it answers.
 
 #![allow(dead_code)]
 
@@ -67,18 +67,41 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn run_cc(cc: Cc, args: &[&str], what: &str) {
-    let out = Command::new(cc.command())
-        .args(cc.flags())
+/// Compile `src` into `out` with the C compiler `cc` and `args`; a failure shows its
+/// stderr.
+pub fn compile_c(cc: &str, args: &[&str], src: &Path, out: &Path) {
+    let o = Command::new(cc)
         .args(args)
+        .arg(src)
+        .arg("-o")
+        .arg(out)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {} (install it): {e}", cc.command()));
+        .unwrap_or_else(|e| panic!("cannot run {cc} (install it): {e}"));
     assert!(
-        out.status.success(),
-        "{} {what} failed:\n{}",
-        cc.command(),
-        String::from_utf8_lossy(&out.stderr)
+        o.status.success(),
+        "{cc} failed on {}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// Compile `tests/run_data/<name>.c` with the host's gcc into `<dir>/<name>.o`.
+pub fn run_data(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/run_data")
+        .join(format!("{name}.c"));
+    let out = dir.join(format!("{name}.o"));
+    let mut args = vec!["-c", "-O2", "-Wall", "-Werror"];
+    args.extend_from_slice(flags);
+    compile_c("gcc", &args, &src, &out);
+    out
+}
+
+/// Run `cc` with its target's flags and `args` on `tests/data/<source>`, into `out`.
+fn run_cc(cc: Cc, args: &[&str], source: &str, out: &Path) {
+    let mut all = cc.flags().to_vec();
+    all.extend_from_slice(args);
+    compile_c(cc.command(), &all, &data(source), out);
 }
 
 /// Compile `tests/data/<source>` into a relocatable object in `dir`, named
@@ -86,7 +109,6 @@ fn run_cc(cc: Cc, args: &[&str], what: &str) {
 pub fn object(cc: Cc, source: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     let stem = Path::new(source).file_stem().unwrap().to_str().unwrap();
     let out = dir.join(format!("{stem}_{}.o", cc.label()));
-    let src = data(source);
     let mut args = vec![
         "-c",
         "-O2",
@@ -94,8 +116,7 @@ pub fn object(cc: Cc, source: &str, dir: &Path, extra: &[&str]) -> PathBuf {
         "-fno-stack-protector",
     ];
     args.extend_from_slice(extra);
-    args.extend([src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
-    run_cc(cc, &args, source);
+    run_cc(cc, &args, source, &out);
     out
 }
 
@@ -103,7 +124,6 @@ pub fn object(cc: Cc, source: &str, dir: &Path, extra: &[&str]) -> PathBuf {
 pub fn firmware(cc: Cc, source: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     let stem = Path::new(source).file_stem().unwrap().to_str().unwrap();
     let out = dir.join(format!("{stem}_{}{}.elf", cc.label(), extra.join("")));
-    let src = data(source);
     let mut args = vec![
         "-O2",
         "-nostdlib",
@@ -115,8 +135,7 @@ pub fn firmware(cc: Cc, source: &str, dir: &Path, extra: &[&str]) -> PathBuf {
         args.push("-no-pie");
     }
     args.extend_from_slice(extra);
-    args.extend([src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
-    run_cc(cc, &args, source);
+    run_cc(cc, &args, source, &out);
     out
 }
 
@@ -135,6 +154,21 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Assert that `o` succeeded (exit status 0); returns its stdout. `what` names the run in
+/// the failure message, which shows both outputs.
+#[track_caller]
+pub fn succeeded(o: &Output, what: &str) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{what}: exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(o)
 }
 
 /// Assert that `o` failed with exit code `code` and exactly one line on stderr, an error of
