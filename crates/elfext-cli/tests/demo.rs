@@ -2,19 +2,10 @@
 //!
 //! `demo` needs a C compiler (cc, gcc or clang) on the PATH, as the project README says.
 
-use std::process::{Command, Output};
+#[path = "data/support.rs"]
+mod support;
 
-fn elfext(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_elfext"))
-        .args(args)
-        .env_remove("CC")
-        .output()
-        .expect("run the elfext binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
-}
+use support::elfext;
 
 /// The lines of `out` that contain every one of `parts`.
 fn lines_with<'o>(out: &'o str, parts: &[&str]) -> Vec<&'o str> {
@@ -50,8 +41,8 @@ fn assert_row(out: &str, first_cells: &[&str]) {
 #[test]
 fn demo_runs_every_section_and_frees_the_heap() {
     let out = elfext(&["demo"]);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let stdout = support::stdout(&out);
+    let stderr = support::stderr(&out);
     assert!(
         out.status.success(),
         "demo failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
@@ -170,7 +161,7 @@ fn demo_runs_every_section_and_frees_the_heap() {
 fn missing_compiler_is_one_clear_line() {
     let out = elfext(&["demo", "--cc", "elfext-no-such-compiler"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = support::stderr(&out);
     assert_eq!(stderr.lines().count(), 1, "stderr:\n{stderr}");
     assert!(
         stderr.starts_with("elfext: error: no C compiler found (tried elfext-no-such-compiler)"),
@@ -182,14 +173,14 @@ fn missing_compiler_is_one_clear_line() {
 fn help_shows_examples() {
     let top = elfext(&["--help"]);
     assert!(top.status.success());
-    let top = text(&top.stdout);
+    let top = support::stdout(&top);
     assert_line(&top, &["demo"]);
-    assert_line(&top, &["Example:"]);
+    assert_line(&top, &["Examples:"]);
     assert_line(&top, &["cargo run --release -p elfext-cli -- demo"]);
 
     let demo = elfext(&["demo", "--help"]);
     assert!(demo.status.success());
-    let demo = text(&demo.stdout);
+    let demo = support::stdout(&demo);
     assert_line(&demo, &["--cc <COMPILER>"]);
     assert_line(&demo, &["elfext demo --cc clang"]);
 }
