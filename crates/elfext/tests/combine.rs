@@ -755,6 +755,12 @@ fn bad_inputs_are_errors() {
         let _ = &two;
         let c = combine_files(&dir, &["libplain.a"], &["two"]).expect("combine");
         assert_eq!(c.members, ["libplain.a(two.o)"], "{how} {format:?}");
+        // A needed symbol no member defines is named.
+        let err = combine_files(&dir, &["libplain.a"], &["three"]).expect_err("three");
+        assert!(
+            matches!(&err, elfext::Error::MissingSymbols(n) if n.len() == 1 && n[0].to_string() == "three"),
+            "{err}"
+        );
     }
 }
 

@@ -226,6 +226,15 @@ impl<'a> Combiner<'a> {
         }
         let order = self.select(&objects)?;
         if order.is_empty() {
+            if !self.needed.is_empty() {
+                // Asked for symbols that no archive member defines.
+                return Err(Error::MissingSymbols(
+                    self.needed
+                        .iter()
+                        .map(|n| crate::error::Name::new(n))
+                        .collect(),
+                ));
+            }
             return Err(bad(
                 self.archives[0],
                 "no archive member is needed: add an object that uses it, or name the symbols to pull in",
