@@ -85,7 +85,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let object = inputs::read(&args.files, &[spec.name.as_str()])?;
     let result = match args.target {
-        Some(board) => crate::target::run(board, &object, &spec, &values)?,
+        Some(board) => crate::target::run(
+            board,
+            &extension_name(&args.files[0]),
+            &object,
+            &spec,
+            &values,
+        )?,
         None => run_object(&extension_name(&args.files[0]), &object, &spec, &values)?,
     };
     // A void function has no value to print: its own output, if any, is all there is.

@@ -96,12 +96,24 @@ const BAD_REQUEST: i32 = 1;
 const LOAD_FAILED: i32 = 2;
 const FAULT: i32 = 3;
 
-/// Run `spec`'s function of `object` on `board` with `args`; the return value formatted as
-/// [`format_return`] does (a `str` result is its address).
-pub fn run(board: Board, object: &[u8], spec: &CallSpec, args: &[Arg]) -> Result<String, CliError> {
+/// Run `spec`'s function of `object` on `board` with `args`, loaded as extension `name`;
+/// the return value formatted as [`format_return`] does (a `str` result is its address).
+pub fn run(
+    board: Board,
+    name: &str,
+    object: &[u8],
+    spec: &CallSpec,
+    args: &[Arg],
+) -> Result<String, CliError> {
     let slots = abi::lay_out(board, spec, args)?;
     let dir = tempfile::tempdir().map_err(|e| CliError::io("cannot make a temporary folder", e))?;
-    let path = dir.path().join("extension.o");
+    // The firmware names the extension after the file.
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let file = if plain { name } else { "extension" };
+    let path = dir.path().join(format!("{file}.o"));
     std::fs::write(&path, object)
         .map_err(|e| CliError::io(format!("cannot write {}", path.display()), e))?;
     let request = request(&path.to_string_lossy(), &spec.name, &slots)?;

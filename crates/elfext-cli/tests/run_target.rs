@@ -180,7 +180,8 @@ fn errors(board: Board) {
         "nosuch(i32)->i32",
         &["1"],
         1,
-        &[board.name(), "nosuch"],
+        // The extension is named after its file on the board too.
+        &[board.name(), "nosuch", &format!("calls-{}", board.name())],
     );
     let unmapped = match board {
         Board::CortexM4 => "0xf0000001",
