@@ -14,7 +14,7 @@ use elfext::{Error, Image, LoadReport, MapMemory, MemoryMap, RangeType, Registry
 use semihosting::println;
 
 use crate::exports::{self, FIRMWARE};
-use crate::{board, Checks, IntFn0, IntFn1};
+use crate::{board, check_data_calls, Checks, DataFns, IntFn0, IntFn1};
 
 /// Bytes of a prelinked image built by `build.rs`.
 macro_rules! image_len {
@@ -259,32 +259,17 @@ fn data(
                 reg.function::<extern "C" fn() -> *const c_char>("data", "get_greeting")?,
             )
         };
-        checks.eq(
-            format_args!("{what}: function pointer table"),
-            [
-                apply(0, 2, 3),
-                apply(1, 2, 3),
-                apply(2, 4, 5),
-                apply(7, 1, 1),
-            ],
-            [5, -1, 20, -1],
-        );
-        checks.eq(format_args!("{what}: prime_sum"), prime_sum(), 77);
-        checks.eq(format_args!("{what}: pointer with addend"), third(), 5);
-        checks.eq(
-            format_args!("{what}: pointers to strings"),
-            [colour_len(0), colour_len(1), colour_len(2)],
-            [3, 5, 4],
-        );
-        checks.eq(
-            format_args!("{what}: pointer array"),
-            initials(),
-            i32::from_le_bytes([b'a', b'b', b'g', 0]),
-        );
-        checks.eq(
-            format_args!("{what}: 64-bit data"),
-            wide(),
-            0x1122_3344_5566_7788,
+        check_data_calls(
+            checks,
+            what,
+            DataFns {
+                apply,
+                prime_sum,
+                third,
+                colour_len,
+                initials,
+                wide,
+            },
         );
         let g = greeting();
         // SAFETY: get_greeting returns a pointer to a string literal of the extension.

@@ -385,6 +385,48 @@ fn hello(b: &mut Suite, s: Storage) {
     b.heap_empty(&what);
 }
 
+/// The functions of the `data` extension whose results do not depend on where it lives.
+struct DataFns {
+    apply: extern "C" fn(i32, i32, i32) -> i32,
+    prime_sum: IntFn0,
+    third: IntFn0,
+    colour_len: IntFn1,
+    initials: IntFn0,
+    wide: extern "C" fn() -> i64,
+}
+
+/// Check the `data` extension's function pointer table, data pointers (with addends, to
+/// strings, in an array) and 64-bit data, wherever it was loaded (any storage, an image).
+fn check_data_calls(c: &mut Checks, what: &str, f: DataFns) {
+    c.eq(
+        format_args!("{what}: function pointer table"),
+        [
+            (f.apply)(0, 2, 3),
+            (f.apply)(1, 2, 3),
+            (f.apply)(2, 4, 5),
+            (f.apply)(7, 1, 1),
+        ],
+        [5, -1, 20, -1],
+    );
+    c.eq(format_args!("{what}: prime_sum"), (f.prime_sum)(), 77);
+    c.eq(format_args!("{what}: pointer with addend"), (f.third)(), 5);
+    c.eq(
+        format_args!("{what}: pointers to strings"),
+        [(f.colour_len)(0), (f.colour_len)(1), (f.colour_len)(2)],
+        [3, 5, 4],
+    );
+    c.eq(
+        format_args!("{what}: pointer array"),
+        (f.initials)(),
+        i32::from_le_bytes([b'a', b'b', b'g', 0]),
+    );
+    c.eq(
+        format_args!("{what}: 64-bit data"),
+        (f.wide)(),
+        0x1122_3344_5566_7788,
+    );
+}
+
 fn data(b: &mut Suite, s: Storage) {
     let obj = object!("data");
     let what = format!("data ({})", storage_name(s));
@@ -403,32 +445,17 @@ fn data(b: &mut Suite, s: Storage) {
         let wide = b.func::<extern "C" fn() -> i64>("data", "get_wide")?;
         let greeting = b.func::<extern "C" fn() -> *const c_char>("data", "get_greeting")?;
         let c = &mut b.checks;
-        c.eq(
-            format_args!("{what}: function pointer table"),
-            [
-                apply(0, 2, 3),
-                apply(1, 2, 3),
-                apply(2, 4, 5),
-                apply(7, 1, 1),
-            ],
-            [5, -1, 20, -1],
-        );
-        c.eq(format_args!("{what}: prime_sum"), prime_sum(), 77);
-        c.eq(format_args!("{what}: pointer with addend"), third(), 5);
-        c.eq(
-            format_args!("{what}: pointers to strings"),
-            [colour_len(0), colour_len(1), colour_len(2)],
-            [3, 5, 4],
-        );
-        c.eq(
-            format_args!("{what}: pointer array"),
-            initials(),
-            i32::from_le_bytes([b'a', b'b', b'g', 0]),
-        );
-        c.eq(
-            format_args!("{what}: 64-bit data"),
-            wide(),
-            0x1122_3344_5566_7788,
+        check_data_calls(
+            c,
+            &what,
+            DataFns {
+                apply,
+                prime_sum,
+                third,
+                colour_len,
+                initials,
+                wide,
+            },
         );
         // SAFETY: get_greeting returns a pointer to a string literal of the extension.
         let g = unsafe { CStr::from_ptr(greeting()) };

@@ -37,16 +37,8 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
 
 impl<M: Memory> Inner<'_, M> {
     fn load_image(&mut self, name: &str, image: &[u8], img: &Image<'_>) -> Result<u32> {
-        if let Some(mut r) = self.find(name.as_bytes()) {
-            let prev = r.header().uses;
-            let next = prev.checked_add(1).ok_or(Error::TooLarge {
-                what: "use count",
-                value: u64::from(prev) + 1,
-                limit: u64::from(u16::MAX),
-            })?;
-            // SAFETY: the lock is held (we have `&mut self`).
-            unsafe { r.header_mut().uses = next };
-            return Ok(u32::from(prev));
+        if let Some(prev) = self.count_use(name)? {
+            return Ok(prev);
         }
         if name.len() > 255 {
             return Err(Error::TooLarge {

@@ -357,17 +357,9 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         mut loader: L,
         trace: Option<&mut dyn FnMut(Placed<'_>)>,
     ) -> Result<LoadReport> {
-        if let Some(mut r) = self.find(name.as_bytes()) {
-            let prev = r.header().uses;
-            let next = prev.checked_add(1).ok_or(Error::TooLarge {
-                what: "use count",
-                value: u64::from(prev) + 1,
-                limit: u64::from(u16::MAX),
-            })?;
-            // SAFETY: the lock is held (we have `&mut self`).
-            unsafe { r.header_mut().uses = next };
+        if let Some(prev) = self.count_use(name)? {
             return Ok(LoadReport {
-                previous_uses: u32::from(prev),
+                previous_uses: prev,
                 ..Default::default()
             });
         }
@@ -420,6 +412,23 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         };
         self.append(rec)?;
         Ok(report)
+    }
+
+    /// When `name` is loaded, count one more use and return the count before; `None` when
+    /// it is not loaded.
+    fn count_use(&mut self, name: &str) -> Result<Option<u32>> {
+        let Some(mut r) = self.find(name.as_bytes()) else {
+            return Ok(None);
+        };
+        let prev = r.header().uses;
+        let next = prev.checked_add(1).ok_or(Error::TooLarge {
+            what: "use count",
+            value: u64::from(prev) + 1,
+            limit: u64::from(u16::MAX),
+        })?;
+        // SAFETY: the lock is held (we have `&mut self`).
+        unsafe { r.header_mut().uses = next };
+        Ok(Some(u32::from(prev)))
     }
 
     /// Append a new record to the list, so that lookups go oldest first; on error the
