@@ -1193,11 +1193,37 @@ impl<'a> MemoryMap<'a> {
         t != NIL && self.slots[t as usize].max_free >= q.size
     }
 
-    /// The lowest fitting address and the free range holding it: an in-order walk that
-    /// skips subtrees without a long enough free range and parts outside the window.
-    /// Iterative: a failed subtree climbs back by parent links to the nearest ancestor
-    /// whose own range and right subtree are still to be tried.
+    /// The lowest fitting address and the free range holding it.
     fn lowest(&self, q: &Fit) -> Option<(u64, u32)> {
+        self.nearest::<false>(q)
+    }
+
+    /// The highest fitting address and the free range holding it.
+    fn highest(&self, q: &Fit) -> Option<(u64, u32)> {
+        self.nearest::<true>(q)
+    }
+
+    /// The lowest (`TOP` false) or highest fitting address and the free range holding it:
+    /// an in-order walk (reversed for `TOP`) that skips subtrees without a long enough free
+    /// range and parts outside the window. Iterative: a failed subtree climbs back by
+    /// parent links to the nearest ancestor whose own range and far subtree are still to
+    /// be tried.
+    fn nearest<const TOP: bool>(&self, q: &Fit) -> Option<(u64, u32)> {
+        // The subtree searched first, and the one after the node itself.
+        let near = |n: &Slot| if TOP { n.right } else { n.left };
+        let far = |n: &Slot| if TOP { n.left } else { n.right };
+        let fit_in = |t: u32| {
+            let n = &self.slots[t as usize];
+            if n.ty != RangeType::Free {
+                return None;
+            }
+            let at = if TOP {
+                q.highest_in(n.start, n.end)
+            } else {
+                q.lowest_in(n.start, n.end)
+            };
+            at.map(|a| (a, t))
+        };
         let mut t = self.root;
         if !self.viable(t, q) {
             return None;
@@ -1217,15 +1243,15 @@ impl<'a> MemoryMap<'a> {
                     continue;
                 }
             } else {
-                if self.viable(n.left, q) {
-                    t = n.left;
+                if self.viable(near(n), q) {
+                    t = near(n);
                     continue;
                 }
-                if let Some(a) = self.lowest_at(t, q) {
+                if let Some(a) = fit_in(t) {
                     return Some(a);
                 }
-                if self.viable(n.right, q) {
-                    t = n.right;
+                if self.viable(far(n), q) {
+                    t = far(n);
                     continue;
                 }
             }
@@ -1237,85 +1263,18 @@ impl<'a> MemoryMap<'a> {
                     return None;
                 }
                 let a = &self.slots[t as usize];
-                if a.left == c && a.start < q.hi {
-                    if let Some(x) = self.lowest_at(t, q) {
+                let in_window = if TOP { a.end > q.lo } else { a.start < q.hi };
+                if near(a) == c && in_window {
+                    if let Some(x) = fit_in(t) {
                         return Some(x);
                     }
-                    if self.viable(a.right, q) {
-                        t = a.right;
+                    if self.viable(far(a), q) {
+                        t = far(a);
                         continue 'descend;
                     }
                 }
             }
         }
-    }
-
-    fn lowest_at(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
-        let n = &self.slots[t as usize];
-        if n.ty != RangeType::Free {
-            return None;
-        }
-        q.lowest_in(n.start, n.end).map(|a| (a, t))
-    }
-
-    /// The highest fitting address and the free range holding it (the mirror of
-    /// [`lowest`](Self::lowest)).
-    fn highest(&self, q: &Fit) -> Option<(u64, u32)> {
-        let mut t = self.root;
-        if !self.viable(t, q) {
-            return None;
-        }
-        'descend: loop {
-            let n = &self.slots[t as usize];
-            if n.start >= q.hi {
-                if self.viable(n.left, q) {
-                    t = n.left;
-                    continue;
-                }
-            } else if n.end <= q.lo {
-                if self.viable(n.right, q) {
-                    t = n.right;
-                    continue;
-                }
-            } else {
-                if self.viable(n.right, q) {
-                    t = n.right;
-                    continue;
-                }
-                if let Some(a) = self.highest_at(t, q) {
-                    return Some(a);
-                }
-                if self.viable(n.left, q) {
-                    t = n.left;
-                    continue;
-                }
-            }
-            loop {
-                let c = t;
-                t = self.slots[c as usize].parent;
-                if t == NIL {
-                    return None;
-                }
-                let a = &self.slots[t as usize];
-                if a.right == c && a.end > q.lo {
-                    if let Some(x) = self.highest_at(t, q) {
-                        return Some(x);
-                    }
-                    if self.viable(a.left, q) {
-                        t = a.left;
-                        continue 'descend;
-                    }
-                }
-            }
-        }
-    }
-
-    fn highest_at(&self, t: u32, q: &Fit) -> Option<(u64, u32)> {
-        let n = &self.slots[t as usize];
-        if n.ty != RangeType::Free {
-            return None;
-        }
-        q.highest_in(n.start, n.end).map(|a| (a, t))
     }
 
     /// Branch and bound over subtrees whose largest free range could beat `best`.
