@@ -146,11 +146,12 @@ fn set_reloc_addend(bytes: &mut [u8], n: usize, addend: i32) {
 
 // --- loading ---------------------------------------------------------------------------
 
-/// What a load must fail with.
+/// The relocation section of the test object, and the section it patches.
+const RELA: &str = ".rela.text";
+const TEXT: &str = ".text";
+
+/// What a load must fail with (in `.rela.text`, patching `.text`).
 struct Expect {
-    /// The relocation section and the section it patches.
-    section: &'static str,
-    target: &'static str,
     reloc: u32,
     offset: u64,
     addend: i64,
@@ -212,8 +213,8 @@ fn check(err: &Error, want: &Expect, how: &str) {
     else {
         panic!("{how}: expected BadAlignment, got {err:?} ({err})");
     };
-    check_section(section, want.section, "relocation section");
-    check_section(target, want.target, "patched section");
+    check_section(section, RELA, "relocation section");
+    check_section(target, TEXT, "patched section");
     assert_eq!(
         (*reloc, *offset, *addend, *problem),
         (want.reloc, want.offset, want.addend, want.problem),
@@ -221,9 +222,9 @@ fn check(err: &Error, want: &Expect, how: &str) {
     );
     let shown = err.to_string();
     for part in [
-        format!("`{}`", want.section),
+        format!("`{}`", RELA),
         format!("relocation #{}", want.reloc),
-        format!("`{}`+{:#x}", want.target, want.offset),
+        format!("`{}`+{:#x}", TEXT, want.offset),
         want.problem.to_string(),
     ] {
         assert!(shown.contains(&part), "{how}: {shown:?} lacks {part:?}");
@@ -297,8 +298,6 @@ fn align_without_an_addend() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 0,
             offset: 0x6,
             addend: 0,
@@ -317,8 +316,6 @@ fn align_with_a_negative_addend() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 0,
             offset: 0x6,
             addend: -2,
@@ -338,8 +335,6 @@ fn align_padding_past_the_end_of_the_section() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 1,
             offset: 0x16,
             addend: 0x1b,
@@ -353,8 +348,6 @@ fn align_padding_past_the_end_of_the_section() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 1,
             offset: u64::from(u32::MAX - 1),
             addend: i64::from(i32::MAX),
@@ -380,8 +373,6 @@ fn aligns_out_of_order() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 1,
             offset: 0x6,
             addend: 14,
@@ -402,8 +393,6 @@ fn aligns_overlapping() {
         expect_bad_alignment(
             &bytes,
             &Expect {
-                section: ".rela.text",
-                target: ".text",
                 reloc: 1,
                 offset: offset.into(),
                 addend: 14,
@@ -426,8 +415,6 @@ fn alignment_larger_than_the_sections() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 0,
             offset: 0x6,
             addend: 14,
@@ -447,8 +434,6 @@ fn alignment_padding_shorter_than_needed() {
     expect_bad_alignment(
         &bytes,
         &Expect {
-            section: ".rela.text",
-            target: ".text",
             reloc: 0,
             offset: 0x6,
             addend: 8,
@@ -470,8 +455,6 @@ fn relocation_patching_deleted_padding() {
         expect_bad_alignment(
             &bytes,
             &Expect {
-                section: ".rela.text",
-                target: ".text",
                 reloc: 2,
                 offset: offset.into(),
                 addend: 0,
