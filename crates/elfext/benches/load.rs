@@ -69,17 +69,6 @@ elfext::exports! {
 // ---------------------------------------------------------------------------------------
 // Objects
 
-/// Flags for every benchmark object: position independent (the `ExtHeap` arena is a heap
-/// `Vec`, far above 4 GiB, so absolute 32-bit relocations would not fit), one section per
-/// function, no unwind tables and no stack protector (as a microcontroller build).
-const CFLAGS: &[&str] = &[
-    "-O2",
-    "-fPIC",
-    "-ffunction-sections",
-    "-fno-asynchronous-unwind-tables",
-    "-fno-stack-protector",
-];
-
 /// Functions in the generated object.
 const BIG_FUNCTIONS: usize = 4000;
 /// Global variables in the generated object.
@@ -89,12 +78,16 @@ fn small_object(name: &str) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("benches/ext")
         .join(format!("{name}.c"));
-    build(Compiler::Gcc, src.to_str().expect("UTF-8 path"), CFLAGS)
+    build(
+        Compiler::Gcc,
+        src.to_str().expect("UTF-8 path"),
+        common::CFLAGS,
+    )
 }
 
 /// The generated object (see [`common::big_object`]).
 fn big_object() -> Vec<u8> {
-    common::big_object(BIG_FUNCTIONS, BIG_GLOBALS, CFLAGS)
+    common::big_object(BIG_FUNCTIONS, BIG_GLOBALS, common::CFLAGS)
 }
 
 /// One thing to load: an object, and optionally a provider loaded first (same storage).

@@ -9,11 +9,15 @@
 //! largest allocatable block over the free bytes (1.0 = one free block), sampled every
 //! 1 % of the cycles after the first 10 %, and at the end.
 
+// Only the criterion settings of the shared helpers are used here.
+#[allow(dead_code)]
+mod common;
+
 use std::alloc::Layout;
 use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use elfext::memory::map::{BankKind, Request, Slot};
@@ -296,12 +300,7 @@ fn main() {
     }
     let test = std::env::args().any(|a| a == "--test");
     fragmentation_table(if test { 10_000 } else { 1_000_000 });
-    let mut c = Criterion::default()
-        .without_plots()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .configure_from_args();
+    let mut c = common::quick_criterion();
     bench_alloc_free(&mut c);
     c.final_summary();
 }

@@ -12,7 +12,7 @@
 //! `restore` call, are timed: making the memory and the registry is not, and neither is
 //! dropping them.
 
-// Only the big generated object of the shared helpers is used here.
+// Only some of the shared helpers are used here.
 #[allow(dead_code)]
 mod common;
 
@@ -24,14 +24,6 @@ use criterion::{BenchmarkId, Criterion};
 use elfext::memory::map::Slot;
 use elfext::{BufLoader, ExportMap, MapMemory, MemoryMap, Registry, SaveOptions};
 use elfext_testkit::{build, Compiler};
-
-const CFLAGS: &[&str] = &[
-    "-O2",
-    "-fPIC",
-    "-ffunction-sections",
-    "-fno-asynchronous-unwind-tables",
-    "-fno-stack-protector",
-];
 
 /// Extension sets: name and source (relative to `extensions/`, or under `benches/ext`).
 const ALL: [(&str, &str); 8] = [
@@ -59,7 +51,7 @@ fn objects(n: usize) -> Vec<(&'static str, Vec<u8>)> {
                 Some(f) => bench.join(f).to_str().expect("UTF-8 path").to_string(),
                 None => src.to_string(),
             };
-            (name, build(Compiler::Gcc, &path, CFLAGS))
+            (name, build(Compiler::Gcc, &path, common::CFLAGS))
         })
         .collect()
 }
@@ -160,7 +152,7 @@ fn table(runs: usize) {
     );
     // Sets of small extensions, then one big one (the `load` bench's generated object:
     // 4 000 functions, 28 000 relocations), where linking does real work.
-    let big = common::big_object(4000, 256, CFLAGS);
+    let big = common::big_object(4000, 256, common::CFLAGS);
     let sets: [(&str, Set); 4] = [
         ("1", objects(1)),
         ("4", objects(4)),
@@ -221,12 +213,7 @@ fn bench(c: &mut Criterion) {
 fn main() {
     let test = std::env::args().any(|a| a == "--test");
     table(if test { 5 } else { 301 });
-    let mut c = Criterion::default()
-        .without_plots()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .configure_from_args();
+    let mut c = common::quick_criterion();
     bench(&mut c);
     c.final_summary();
 }

@@ -310,3 +310,27 @@ pub fn big_object(functions: usize, globals: usize, flags: &[&str]) -> Vec<u8> {
         flags,
     )
 }
+
+/// Flags for every benchmark object: position independent (the `ExtHeap` arena is a heap
+/// `Vec`, far above 4 GiB, so absolute 32-bit relocations would not fit), one section per
+/// function, no unwind tables and no stack protector (as a microcontroller build).
+#[allow(dead_code)] // each bench compiles this module; not all of them build objects
+pub const CFLAGS: &[&str] = &[
+    "-O2",
+    "-fPIC",
+    "-ffunction-sections",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-stack-protector",
+];
+
+/// Criterion for the benches whose own tables carry the figures (map, snapshot): 20
+/// samples of one second after 300 ms of warm-up, no plots.
+#[allow(dead_code)] // each bench compiles this module; load and arch set up their own
+pub fn quick_criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .without_plots()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .configure_from_args()
+}
