@@ -162,6 +162,38 @@ impl<'a> MapMemory<'a> {
         }
     }
 
+    /// Append the requests that take back each non-empty region of a block at `addr`;
+    /// the block's host pointer.
+    fn block_requests(
+        &self,
+        addr: u64,
+        layout: &BlockLayout,
+        reqs: &mut Vec<Request>,
+    ) -> Result<NonNull<u8>> {
+        let ptr = NonNull::new(addr as usize as *mut u8)
+            .filter(|_| usize::try_from(addr).is_ok())
+            .ok_or(Error::MapBadRequest {
+                problem: "block at an address this machine cannot hold",
+                value: addr,
+            })?;
+        for (k, kind) in KINDS.iter().enumerate() {
+            if layout.sizes[k] > 0 {
+                let (start, _) = self.inside(addr, layout.offsets[k], layout.sizes[k], *kind)?;
+                reqs.push(self.request((*kind).into(), layout.sizes[k]).at(start));
+            }
+        }
+        Ok(ptr)
+    }
+
+    /// Count a block taken in the statistics.
+    fn count_block(&mut self, layout: &BlockLayout) {
+        for k in 0..4 {
+            self.stats.regions[k] += layout.sizes[k];
+        }
+        self.stats.padding += layout.padding();
+        self.stats.allocations += 1;
+    }
+
     /// The request that takes a record back at `addr`.
     fn meta_claim(&self, addr: u64, layout: Layout) -> Result<Request> {
         let size = layout.size().max(1) as u64;
@@ -256,22 +288,22 @@ impl Memory for MapMemory<'_> {
                 reserved.sizes[k] = layout.sizes[k];
             }
         }
-        if let Err(e) = result {
-            self.free_regions(addr, &reserved);
-            return Err(e);
-        }
-        for k in 0..4 {
-            self.stats.regions[k] += layout.sizes[k];
-        }
-        self.stats.padding += layout.padding();
-        self.stats.allocations += 1;
-        Ok(Block {
-            addr,
-            ptr: NonNull::new(addr as usize as *mut u8).ok_or(Error::MapBadRequest {
+        let ptr = result.and_then(|()| {
+            NonNull::new(addr as usize as *mut u8).ok_or(Error::MapBadRequest {
                 problem: "block at address 0",
                 value: 0,
-            })?,
-        })
+            })
+        });
+        match ptr {
+            Ok(ptr) => {
+                self.count_block(layout);
+                Ok(Block { addr, ptr })
+            }
+            Err(e) => {
+                self.free_regions(addr, &reserved);
+                Err(e)
+            }
+        }
     }
     fn claim_meta(&mut self, addr: u64, layout: Layout) -> Result<NonNull<u8>> {
         let req = self.meta_claim(addr, layout)?;
@@ -293,21 +325,7 @@ impl Memory for MapMemory<'_> {
             self.owner = Name::from(c.owner);
             match c.what {
                 Claimed::Block(layout) => {
-                    if NonNull::new(c.addr as usize as *mut u8).is_none()
-                        || usize::try_from(c.addr).is_err()
-                    {
-                        return Err(Error::MapBadRequest {
-                            problem: "block at an address this machine cannot hold",
-                            value: c.addr,
-                        });
-                    }
-                    for (k, kind) in KINDS.iter().enumerate() {
-                        if layout.sizes[k] > 0 {
-                            let (start, _) =
-                                self.inside(c.addr, layout.offsets[k], layout.sizes[k], *kind)?;
-                            reqs.push(self.request((*kind).into(), layout.sizes[k]).at(start));
-                        }
-                    }
+                    self.block_requests(c.addr, layout, &mut reqs)?;
                 }
                 Claimed::Meta(layout) => reqs.push(self.meta_claim(c.addr, layout)?),
             }
@@ -315,80 +333,22 @@ impl Memory for MapMemory<'_> {
         self.map.reserve_all(&reqs)?;
         for c in claims {
             match c.what {
-                Claimed::Block(layout) => {
-                    for k in 0..4 {
-                        self.stats.regions[k] += layout.sizes[k];
-                    }
-                    self.stats.padding += layout.padding();
+                Claimed::Block(layout) => self.count_block(layout),
+                Claimed::Meta(layout) => {
+                    self.stats.metadata += layout.size() as u64;
+                    self.stats.allocations += 1;
                 }
-                Claimed::Meta(layout) => self.stats.metadata += layout.size() as u64,
             }
-            self.stats.allocations += 1;
         }
         Ok(())
     }
     fn claim_block(&mut self, addr: u64, layout: &BlockLayout) -> Result<Block> {
         // Every non-empty region at exactly its place, inside the arena; all or nothing.
-        let mut reserved = BlockLayout {
-            sizes: [0; 4],
-            ..*layout
-        };
-        let mut result = Ok(());
-        for (k, kind) in KINDS.iter().enumerate() {
-            let size = layout.sizes[k];
-            if size == 0 {
-                continue;
-            }
-            let start = addr.checked_add(layout.offsets[k]);
-            let end = start.and_then(|s| s.checked_add(size));
-            let (Some(start), Some(end)) = (start, end) else {
-                result = Err(Error::OutsideMemory {
-                    owner: self.owner,
-                    kind: *kind,
-                    start: addr,
-                    end: u64::MAX,
-                });
-                break;
-            };
-            if start < self.arena.0 || end > self.arena.1 {
-                result = Err(Error::OutsideMemory {
-                    owner: self.owner,
-                    kind: *kind,
-                    start,
-                    end,
-                });
-                break;
-            }
-            result = self
-                .map
-                .allocate(&self.request((*kind).into(), size).at(start))
-                .map(|_| ());
-            if result.is_err() {
-                break;
-            }
-            reserved.sizes[k] = size;
-        }
-        let ptr = NonNull::new(addr as usize as *mut u8);
-        if result.is_ok() && (ptr.is_none() || usize::try_from(addr).is_err()) {
-            result = Err(Error::MapBadRequest {
-                problem: "block at an address this machine cannot hold",
-                value: addr,
-            });
-        }
-        match (result, ptr) {
-            (Ok(()), Some(ptr)) => {
-                for k in 0..4 {
-                    self.stats.regions[k] += layout.sizes[k];
-                }
-                self.stats.padding += layout.padding();
-                self.stats.allocations += 1;
-                Ok(Block { addr, ptr })
-            }
-            (r, _) => {
-                self.free_regions(addr, &reserved);
-                Err(r.err().unwrap_or(Error::NoFixedBlocks))
-            }
-        }
+        let mut reqs = Vec::with_capacity(4);
+        let ptr = self.block_requests(addr, layout, &mut reqs)?;
+        self.map.reserve_all(&reqs)?;
+        self.count_block(layout);
+        Ok(Block { addr, ptr })
     }
     unsafe fn free_block(&mut self, block: Block, layout: &BlockLayout) {
         // The record keeps only the block's size, not where each region sits: walk the
