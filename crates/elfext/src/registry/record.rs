@@ -13,7 +13,7 @@
 //! Records hold no host pointers: links to other records are offsets, and the fields have
 //! the same widths everywhere, so a record's bytes are the same on a 64-bit host and a
 //! 32-bit target (all supported architectures are little-endian). A snapshot stores them
-//! as they are ([`Rec::snapshot_image`], [`check_image`], [`Rec::place`]).
+//! as they are ([`Rec::snapshot_image`], [`check_stored`], [`Rec::place`]).
 //!
 //! This module is the only place that reads and writes records through raw pointers.
 
@@ -560,10 +560,10 @@ impl Rec {
 const NEXT_AT: usize = core::mem::offset_of!(Header, next);
 
 /// Where a problem in a record image is: byte offset in the image, field, value.
-pub(crate) type ImageFault = (usize, &'static str, u64);
+pub(crate) type StoredFault = (usize, &'static str, u64);
 
-/// A record image from a snapshot, checked by [`check_image`].
-pub(crate) struct Image<'s> {
+/// A record image from a snapshot, checked by [`check_stored`].
+pub(crate) struct Stored<'s> {
     /// The bytes, as [`Rec::snapshot_image`] wrote them.
     pub bytes: &'s [u8],
     /// A copy of the header.
@@ -573,7 +573,7 @@ pub(crate) struct Image<'s> {
     name: &'s str,
 }
 
-impl Image<'_> {
+impl Stored<'_> {
     /// The extension's name (UTF-8, checked).
     pub fn name(&self) -> &str {
         self.name
@@ -608,10 +608,10 @@ fn storage_of(flags: u8) -> Storage {
 /// every part inside the image, dependencies on earlier records only, exports sorted by
 /// hash with their names back to back. After this, reading the record through [`Rec`]
 /// stays inside it.
-pub(crate) fn check_image(
+pub(crate) fn check_stored(
     bytes: &[u8],
     index: usize,
-) -> core::result::Result<Image<'_>, ImageFault> {
+) -> core::result::Result<Stored<'_>, StoredFault> {
     let hs = size_of::<Header>();
     if bytes.len() < hs || bytes.len() % ALIGN != 0 {
         return Err((0, "record length", bytes.len() as u64));
@@ -728,7 +728,7 @@ pub(crate) fn check_image(
     if want != bytes.len() {
         return Err((0, "record length", bytes.len() as u64));
     }
-    Ok(Image {
+    Ok(Stored {
         bytes,
         header: h,
         layout,
@@ -742,7 +742,7 @@ fn check_layout(
     addr: u64,
     l: &BlockLayout,
     offsets_at: usize,
-) -> core::result::Result<(), ImageFault> {
+) -> core::result::Result<(), StoredFault> {
     let block_at = core::mem::offset_of!(Header, block_addr);
     let sizes_at = core::mem::offset_of!(Header, sizes);
     let used: u64 = l.sizes.iter().sum();
@@ -796,13 +796,13 @@ impl Rec {
         Ok(())
     }
 
-    /// Write a checked image at `ptr` (allocated with [`Image::layout`]) and point its
+    /// Write a checked image at `ptr` (allocated with [`Stored::layout`]) and point its
     /// dependencies at `deps`, one per dependency index of the image, in order.
     ///
     /// # Safety
-    /// `ptr` must be valid for writes of the image's length, aligned as [`Image::layout`]
+    /// `ptr` must be valid for writes of the image's length, aligned as [`Stored::layout`]
     /// says, and used by nothing else; the records in `deps` must be live.
-    pub unsafe fn place(ptr: NonNull<u8>, img: &Image<'_>, deps: &[Rec]) -> Result<Rec> {
+    pub unsafe fn place(ptr: NonNull<u8>, img: &Stored<'_>, deps: &[Rec]) -> Result<Rec> {
         let at = parts(usize::from(img.header.name_len), 0, 0, 0, 0).deps;
         let mut offsets = [0i32; 255];
         for (o, d) in offsets.iter_mut().zip(deps) {

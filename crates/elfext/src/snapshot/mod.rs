@@ -84,7 +84,7 @@ use crc::{Crc, CRC_32_ISO_HDLC};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::layout::{Granule, Granules};
-use crate::registry::record::{check_image, Image};
+use crate::registry::record::{check_stored, Stored};
 
 /// The snapshot format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 2;
@@ -160,7 +160,7 @@ pub struct SaveOptions {
 /// One extension as a snapshot describes it.
 pub(crate) struct Entry<'s> {
     /// Its record, checked.
-    pub record: Image<'s>,
+    pub record: Stored<'s>,
     /// Where the record was (0: anywhere).
     pub record_addr: u64,
     /// Region checksums, when saved.
@@ -393,8 +393,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot<'_>> {
         }
         let base = r.at;
         let bytes = r.take(len, "record")?;
-        let record =
-            check_image(bytes, i).map_err(|(off, field, value)| r.bad(base + off, field, value))?;
+        let record = check_stored(bytes, i)
+            .map_err(|(off, field, value)| r.bad(base + off, field, value))?;
         if record_addr % 8 != 0 {
             return Err(r.bad(at - 8, "record address", record_addr));
         }
