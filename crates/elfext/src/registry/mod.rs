@@ -707,7 +707,9 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 value: u64::from(u32::from_le_bytes(snap.granules.0.map(|g| g as u8))),
             });
         }
+        // Records go back where they were when this memory can take them back there.
         let fixed = self.mem.claims_meta();
+        let at_home = |e: &Entry<'_>| fixed && e.record_addr != 0;
         let mut claims = Vec::with_capacity(2 * snap.entries.len());
         for e in &snap.entries {
             let img = &e.record;
@@ -718,7 +720,7 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                     what: Claimed::Block(&img.layout),
                 });
             }
-            if fixed && e.record_addr != 0 {
+            if at_home(e) {
                 claims.push(Claim {
                     owner: img.name(),
                     addr: e.record_addr,
@@ -727,15 +729,13 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             }
         }
         self.mem.claim_all(&claims)?;
-        // Records: copied in at their claimed place, or allocated anew.
+        // Records: copied in at their claimed place, or allocated anew, and linked in order.
         let mut recs: Vec<Rec> = Vec::with_capacity(snap.entries.len());
         let mut deps: Vec<Rec> = Vec::new();
         let mut result = Ok(());
-        let mut placed = 0;
         for e in &snap.entries {
             let img = &e.record;
-            let claimed = fixed && e.record_addr != 0;
-            let ptr = if claimed {
+            let ptr = if at_home(e) {
                 // Claimed above: a host address inside this memory.
                 NonNull::new(e.record_addr as usize as *mut u8).ok_or(Error::NoFixedBlocks)
             } else {
@@ -753,18 +753,26 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             deps.extend(img.deps().map(|d| recs[d as usize]));
             // SAFETY: `ptr` was claimed or allocated with the image's layout, for this
             // record alone; the dependencies were placed before.
-            match unsafe { Rec::place(ptr, img, &deps) } {
-                Ok(r) => recs.push(r),
+            let placed = unsafe { Rec::place(ptr, img, &deps) };
+            let placed = match placed {
+                Ok(r) => r,
                 Err(err) => {
-                    if !claimed {
+                    if !at_home(e) {
                         // SAFETY: allocated just above with this layout.
                         unsafe { self.mem.free_meta(ptr, img.layout()) };
                     }
                     result = Err(err);
                     break;
                 }
+            };
+            recs.push(placed);
+            if let [.., mut prev, rec] = recs[..] {
+                // SAFETY: we own `self`; both records are live.
+                result = unsafe { prev.set_next(Some(rec)) };
+                if result.is_err() {
+                    break;
+                }
             }
-            placed += 1;
         }
         if result.is_ok() {
             result = snap.entries.iter().try_for_each(|e| self.check_and_seal(e));
@@ -773,17 +781,17 @@ impl<'buf, M: Memory> Inner<'buf, M> {
             // Give back every claim and record: records placed free themselves with their
             // block; the rest are freed from the snapshot's description.
             for (i, e) in snap.entries.iter().enumerate() {
-                let img = &e.record;
-                if i < placed {
-                    self.free(recs[i]);
+                if let Some(&rec) = recs.get(i) {
+                    self.free(rec);
                     continue;
                 }
+                let img = &e.record;
                 if img.layout.size > 0 {
                     let block = self.mem.block_at(img.header.block_addr);
                     // SAFETY: claimed above with this layout; nothing refers to it.
                     unsafe { self.mem.free_block(block, &img.layout) };
                 }
-                if fixed && e.record_addr != 0 {
+                if at_home(e) {
                     if let Some(p) = NonNull::new(e.record_addr as usize as *mut u8) {
                         // SAFETY: claimed above with this layout; never placed.
                         unsafe { self.mem.free_meta(p, img.layout()) };
@@ -791,11 +799,6 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                 }
             }
             return Err(err);
-        }
-        for pair in recs.windows(2) {
-            let mut first = pair[0];
-            // SAFETY: we own `self`; both records are live.
-            unsafe { first.set_next(Some(pair[1]))? };
         }
         self.head = recs.first().copied();
         self.count = recs.len();
