@@ -4,7 +4,7 @@
 # Uses the ones on PATH when present. Else, as root with apt: installs them; where that
 # fails (some images ship a newer qemu-utils that conflicts with the distribution's
 # qemu-system-common), downloads the distribution's packages and unpacks them into
-# build/qemu/, where the tests find them (crates/testkit/src/qemu.rs).
+# build/qemu/, where the tests find them (crates/board/src/lib.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -30,57 +30,16 @@ pub enum Board {
 
 impl fmt::Display for Board {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Board::CortexM4 => "cortex-m4",
-            Board::Rv32 => "rv32",
-        })
+        self.shared().fmt(f)
     }
 }
 
 impl Board {
-    /// The Rust target the firmware is built for.
-    fn rust_target(self) -> &'static str {
+    /// The same board in the shared QEMU runner.
+    fn shared(self) -> elfext_board::Board {
         match self {
-            Board::CortexM4 => "thumbv7em-none-eabi",
-            Board::Rv32 => "riscv32imac-unknown-none-elf",
-        }
-    }
-
-    /// The C cross compiler the firmware's build uses.
-    fn cross_gcc(self) -> &'static str {
-        match self {
-            Board::CortexM4 => "arm-none-eabi-gcc",
-            Board::Rv32 => "riscv64-unknown-elf-gcc",
-        }
-    }
-
-    /// The distribution package of [`Board::cross_gcc`].
-    fn gcc_package(self) -> &'static str {
-        match self {
-            Board::CortexM4 => "gcc-arm-none-eabi",
-            Board::Rv32 => "gcc-riscv64-unknown-elf",
-        }
-    }
-
-    fn qemu_binary(self) -> &'static str {
-        match self {
-            Board::CortexM4 => "qemu-system-arm",
-            Board::Rv32 => "qemu-system-riscv32",
-        }
-    }
-
-    /// The distribution package of [`Board::qemu_binary`].
-    fn qemu_package(self) -> &'static str {
-        match self {
-            Board::CortexM4 => "qemu-system-arm",
-            Board::Rv32 => "qemu-system-misc",
-        }
-    }
-
-    fn machine(self) -> &'static [&'static str] {
-        match self {
-            Board::CortexM4 => &["-M", "mps2-an386"],
-            Board::Rv32 => &["-M", "virt", "-bios", "none"],
+            Board::CortexM4 => elfext_board::Board::CortexM4,
+            Board::Rv32 => elfext_board::Board::Rv32,
         }
     }
 }
@@ -120,7 +79,7 @@ pub fn run(
 
     let qemu = qemu::find(board)?;
     let firmware = qemu::build_firmware(board)?;
-    let run = qemu.run(board, &firmware, &request, TIMEOUT)?;
+    let run = qemu::run(&qemu, board, &firmware, &request, TIMEOUT)?;
     // What the extension printed (and QEMU's own complaints) goes through.
     for line in run.stdout.lines().filter(|l| !is_firmware_line(l)) {
         println!("{line}");
