@@ -313,6 +313,78 @@ fn every_truncation_and_bit_flip_is_refused() {
     }
 }
 
+/// The snapshot with its trailing checksum recomputed, as a hostile writer would.
+fn resealed(mut s: Vec<u8>) -> Vec<u8> {
+    let total = s.len();
+    let crc = checksum(&s[..total - 4]);
+    s[total - 4..].copy_from_slice(&crc.to_le_bytes());
+    s
+}
+
+/// A snapshot changed anywhere past its header, with the checksum made to match again,
+/// is either refused (memory handed back as it was) or restored into a registry that
+/// works and gives all its memory back: never a panic, never a claim outside the arena.
+#[test]
+fn changed_records_with_a_matching_checksum_never_panic() {
+    let mut arena = vec![MaybeUninit::uninit(); 256 << 10];
+    let (lo, hi) = (
+        arena.as_ptr() as u64,
+        arena.as_ptr() as u64 + arena.len() as u64,
+    );
+    let snap = small_snapshot(&mut arena, SaveOptions::default());
+    let mut slots = [Slot::EMPTY; 32];
+    let mut mem = memory(&mut slots, &mut arena).with_native(false);
+    let (mut refusals, mut restored) = (0, 0);
+    let changes = (HEADER_LEN..snap.len() - 4).flat_map(|at| {
+        (0..8)
+            .map(move |bit| (at, 1u8 << bit, false))
+            .chain([(at, 0xff, true), (at, 0, true)])
+    });
+    for (at, v, set) in changes {
+        let mut bad = snap.clone();
+        if set {
+            bad[at] = v;
+        } else {
+            bad[at] ^= v;
+        }
+        if bad == snap {
+            continue;
+        }
+        let bad = resealed(bad);
+        let stats = elfext::Memory::stats(&mem);
+        // SAFETY: nothing runs; the arena holds what was saved and restore only takes
+        // ranges of it back.
+        match unsafe { Registry::restore(mem, &HOST, &bad) } {
+            Err((_, back)) => {
+                assert!(reservations(&back).is_empty(), "byte {at} = {v:#x}");
+                assert_eq!(elfext::Memory::stats(&back), stats, "byte {at} = {v:#x}");
+                refusals += 1;
+                mem = back;
+            }
+            Ok(reg) => {
+                reg.with_memory(|m| {
+                    for e in reservations(m) {
+                        assert!(e.start >= lo && e.end <= hi, "byte {at}: {e:?}");
+                    }
+                });
+                // Unload everything: newest first, every use.
+                let mut names = Vec::new();
+                reg.for_each(|e| names.push(e.name().to_string()));
+                for name in names.iter().rev() {
+                    while reg.unload(name).unwrap() > 0 {}
+                }
+                assert_eq!(reg.heap_stats().total(), 0, "byte {at} = {v:#x}");
+                restored += 1;
+                mem = reg.into_memory().map_err(|(e, _)| e).unwrap();
+            }
+        }
+    }
+    assert!(
+        refusals > 0 && restored > 0,
+        "{refusals} refused, {restored} restored"
+    );
+}
+
 /// Offset of the block address of extension `index` (in its record, 8 bytes in).
 fn block_addr_at(snap: &[u8], index: usize) -> usize {
     let crcs = u16::from_le_bytes([snap[10], snap[11]]) & 1 != 0;
@@ -332,10 +404,7 @@ fn with_block_addr(snap: &[u8], index: usize, addr: u64) -> Vec<u8> {
     let mut s = snap.to_vec();
     let at = block_addr_at(&s, index);
     s[at..at + 8].copy_from_slice(&addr.to_le_bytes());
-    let total = s.len();
-    let crc = checksum(&s[..total - 4]);
-    s[total - 4..].copy_from_slice(&crc.to_le_bytes());
-    s
+    resealed(s)
 }
 
 fn block_addr(snap: &[u8], index: usize) -> u64 {

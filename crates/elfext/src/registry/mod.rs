@@ -731,7 +731,6 @@ impl<'buf, M: Memory> Inner<'buf, M> {
         self.mem.claim_all(&claims)?;
         // Records: copied in at their claimed place, or allocated anew, and linked in order.
         let mut recs: Vec<Rec> = Vec::with_capacity(snap.entries.len());
-        let mut deps: Vec<Rec> = Vec::new();
         let mut result = Ok(());
         for e in &snap.entries {
             let img = &e.record;
@@ -749,11 +748,9 @@ impl<'buf, M: Memory> Inner<'buf, M> {
                     break;
                 }
             };
-            deps.clear();
-            deps.extend(img.deps().map(|d| recs[d as usize]));
             // SAFETY: `ptr` was claimed or allocated with the image's layout, for this
-            // record alone; the dependencies were placed before.
-            let placed = unsafe { Rec::place(ptr, img, &deps) };
+            // record alone; the records placed before are live.
+            let placed = unsafe { Rec::place(ptr, img, &recs) };
             let placed = match placed {
                 Ok(r) => r,
                 Err(err) => {

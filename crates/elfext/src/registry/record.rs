@@ -592,8 +592,11 @@ impl Stored<'_> {
     }
 }
 
+#[inline]
 fn read_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    let mut v = [0u8; 4];
+    v.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(v)
 }
 
 fn storage_of(flags: u8) -> Storage {
@@ -646,6 +649,14 @@ pub(crate) fn check_stored(
     }
     let temporary = storage == Storage::Temporary;
     let n_exports = if temporary { h.len as usize } else { 0 };
+    // A count the image cannot hold is refused before any offset is computed from it.
+    if n_exports > bytes.len() / size_of::<ExportEntry>() {
+        return Err((
+            core::mem::offset_of!(Header, len),
+            "export count",
+            n_exports as u64,
+        ));
+    }
     let fits = usize::try_from(h.source)
         .ok()
         .and_then(|s| s.checked_add(h.len as usize))
@@ -668,13 +679,17 @@ pub(crate) fn check_stored(
     if p.names > bytes.len() {
         return Err((0, "record length", bytes.len() as u64));
     }
-    let mut seen = [false; 255];
+    // Dependency indices seen so far, one bit each (at most 255 dependencies, all below
+    // `index`; larger indices are refused before they are marked).
+    let mut seen = [0u64; 4];
     for i in 0..usize::from(h.n_deps) {
         let d = read_u32(bytes, p.deps + 4 * i);
         // Dependencies are loaded before their dependents: this also rules out cycles.
-        if d as usize >= index || core::mem::replace(&mut seen[d as usize], true) {
+        let (word, bit) = ((d / 64) as usize, 1u64 << (d % 64));
+        if d as usize >= index || d >= 255 || seen[word] & bit != 0 {
             return Err((p.deps + 4 * i, "dependency index", u64::from(d)));
         }
+        seen[word] |= bit;
     }
     if h.flags & HAS_TLS != 0 {
         let (off, size) = (read_u32(bytes, p.tls), read_u32(bytes, p.tls + 4));
@@ -699,10 +714,11 @@ pub(crate) fn check_stored(
     let names = &bytes[p.names..];
     let mut name_off = 0usize;
     let mut last_hash = 0u32;
-    for i in 0..n_exports {
+    let entries = bytes[p.exports..p.names].chunks_exact(size_of::<ExportEntry>());
+    for (i, e) in entries.enumerate() {
         let e_at = p.exports + i * size_of::<ExportEntry>();
-        let hash = read_u32(bytes, e_at + 8);
-        let off = read_u32(bytes, e_at + 12) as usize;
+        let hash = read_u32(e, 8);
+        let off = read_u32(e, 12) as usize;
         if hash < last_hash {
             return Err((e_at + 8, "export hash (not sorted)", u64::from(hash)));
         }
@@ -710,9 +726,10 @@ pub(crate) fn check_stored(
         if off != name_off {
             return Err((e_at + 12, "export name offset", off as u64));
         }
-        let len = names
-            .get(off..)
-            .and_then(|rest| rest.iter().position(|&b| b == 0))
+        // `off` is where the previous name ended, inside `names`.
+        let len = names[off..]
+            .iter()
+            .position(|&b| b == 0)
             .filter(|&len| len > 0)
             .ok_or((e_at + 12, "export name", off as u64))?;
         name_off = off + len + 1;
@@ -752,7 +769,8 @@ fn check_layout(
         }
         return Ok(());
     }
-    if addr == 0 || addr % l.align != 0 || addr.checked_add(l.size).is_none() {
+    // `align` is a power of two (from `align_log2`).
+    if addr == 0 || addr & (l.align - 1) != 0 || addr.checked_add(l.size).is_none() {
         return Err((block_at, "block address", addr));
     }
     if used == 0 || used > l.size {
@@ -797,26 +815,29 @@ impl Rec {
     }
 
     /// Write a checked image at `ptr` (allocated with [`Stored::layout`]) and point its
-    /// dependencies at `deps`, one per dependency index of the image, in order.
+    /// dependencies at the records `placed` before it (the image's dependency indices are
+    /// indices into `placed`, checked to be below its own index).
     ///
     /// # Safety
     /// `ptr` must be valid for writes of the image's length, aligned as [`Stored::layout`]
-    /// says, and used by nothing else; the records in `deps` must be live.
-    pub unsafe fn place(ptr: NonNull<u8>, img: &Stored<'_>, deps: &[Rec]) -> Result<Rec> {
+    /// says, and used by nothing else; the records in `placed` must be live.
+    pub unsafe fn place(ptr: NonNull<u8>, img: &Stored<'_>, placed: &[Rec]) -> Result<Rec> {
         let at = parts(usize::from(img.header.name_len), 0, 0, 0, 0).deps;
-        let mut offsets = [0i32; 255];
-        for (o, d) in offsets.iter_mut().zip(deps) {
-            *o = i32::try_from((d.0.as_ptr() as isize).wrapping_sub(ptr.as_ptr() as isize))
+        let base = ptr.as_ptr();
+        // SAFETY: from the caller.
+        unsafe { core::ptr::copy_nonoverlapping(img.bytes.as_ptr(), base, img.bytes.len()) };
+        for (i, d) in img.deps().enumerate() {
+            let d = placed.get(d as usize).ok_or(Error::BadSnapshot {
+                offset: 0,
+                extension: u32::MAX,
+                field: "dependency index",
+                value: u64::from(d),
+            })?;
+            let off = i32::try_from((d.0.as_ptr() as isize).wrapping_sub(base as isize))
                 .map_err(|_| too_large("distance between records", u64::MAX, i32::MAX as u64))?;
-        }
-        // SAFETY: from the caller; the image was checked, so the dependency entries lie
-        // inside it.
-        unsafe {
-            let base = ptr.as_ptr();
-            core::ptr::copy_nonoverlapping(img.bytes.as_ptr(), base, img.bytes.len());
-            for (i, o) in offsets[..deps.len()].iter().enumerate() {
-                base.add(at + 4 * i).cast::<i32>().write(*o);
-            }
+            // SAFETY: the image was checked, so its dependency entries lie inside it; the
+            // caller frees the half-written record on error.
+            unsafe { base.add(at + 4 * i).cast::<i32>().write(off) };
         }
         Ok(Rec(ptr.cast()))
     }
