@@ -277,20 +277,14 @@ impl<'buf, M: Memory, R: lock_api::RawMutex> Registry<'buf, M, R> {
             Ok(s) => s,
             Err(e) => return Err((e, memory)),
         };
-        let mut inner = Inner {
-            mem: memory,
-            head: None,
-            count: 0,
-            exports,
-            arch: snap.arch,
-            tls: None,
-            _buf: PhantomData,
-        };
-        match inner.restore(&snap) {
-            Ok(()) => Ok(Registry {
-                inner: lock_api::Mutex::new(inner),
-            }),
+        // The memory is moved once, into the registry that is returned (it can be large:
+        // a `MapMemory` is over 500 bytes, and every move is a copy on a microcontroller).
+        let mut reg = Self::with_lock(memory, exports, snap.arch);
+        let r = reg.inner.get_mut().restore(&snap);
+        match r {
+            Ok(()) => Ok(reg),
             Err(e) => {
+                let mut inner = reg.inner.into_inner();
                 inner.clear();
                 Err((e, inner.mem))
             }

@@ -79,7 +79,7 @@
 use alloc::vec::Vec;
 
 #[cfg(not(feature = "std"))]
-use crc::{Crc, CRC_32_ISO_HDLC};
+use crc::{Crc, Table, CRC_32_ISO_HDLC};
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -100,7 +100,8 @@ const NO_EXT: u32 = u32::MAX;
 
 /// The CRC-32 snapshots and region checksums use (ISO-HDLC, as zlib's `crc32`). Hosted
 /// builds use `crc32fast` (carry-less multiplication where the CPU has it); bare-metal
-/// builds a 1 KiB table.
+/// builds a 1 KiB table, or 16 KiB of tables with the `fast-crc` feature (about three
+/// times faster on Cortex-M4 and RV32 at the cost of that flash).
 pub fn checksum(bytes: &[u8]) -> u32 {
     #[cfg(feature = "std")]
     {
@@ -108,7 +109,7 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     }
     #[cfg(not(feature = "std"))]
     {
-        CRC32_1.checksum(bytes)
+        CRC32.checksum(bytes)
     }
 }
 
@@ -117,11 +118,17 @@ pub(crate) struct Checksum {
     #[cfg(feature = "std")]
     h: crc32fast::Hasher,
     #[cfg(not(feature = "std"))]
-    d: crc::Digest<'static, u32>,
+    d: crc::Digest<'static, u32, CrcTable>,
 }
 
+/// Bare-metal table: 1 KiB, or 16 KiB (slice-by-16) with the `fast-crc` feature.
+#[cfg(all(not(feature = "std"), not(feature = "fast-crc")))]
+type CrcTable = Table<1>;
+#[cfg(all(not(feature = "std"), feature = "fast-crc"))]
+type CrcTable = Table<16>;
+
 #[cfg(not(feature = "std"))]
-static CRC32_1: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+static CRC32: Crc<u32, CrcTable> = Crc::<u32, CrcTable>::new(&CRC_32_ISO_HDLC);
 
 impl Checksum {
     /// Nothing summed yet.
@@ -130,7 +137,7 @@ impl Checksum {
             #[cfg(feature = "std")]
             h: crc32fast::Hasher::new(),
             #[cfg(not(feature = "std"))]
-            d: CRC32_1.digest(),
+            d: CRC32.digest(),
         }
     }
     /// Add `bytes`.
