@@ -100,8 +100,8 @@ const NO_EXT: u32 = u32::MAX;
 
 /// The CRC-32 snapshots and region checksums use (ISO-HDLC, as zlib's `crc32`). Hosted
 /// builds use `crc32fast` (carry-less multiplication where the CPU has it); bare-metal
-/// builds a 1 KiB table, or 16 KiB of tables with the `fast-crc` feature (about three
-/// times faster on Cortex-M4 and RV32 at the cost of that flash).
+/// builds a 1 KiB table, or 16 KiB of tables with the `fast-crc` feature (1.5 times faster
+/// on the RV32 board, at the cost of that flash).
 pub fn checksum(bytes: &[u8]) -> u32 {
     #[cfg(feature = "std")]
     {
