@@ -385,6 +385,36 @@ fn changed_records_with_a_matching_checksum_never_panic() {
     );
 }
 
+/// Snapshot indices are `u32`: a dependency on the 301st extension restores like any other.
+#[test]
+fn dependencies_past_the_255th_extension_restore() {
+    let hello = gcc("c/hello.c", FLAGS);
+    let a = gcc("c/dep_a.c", FLAGS);
+    let b = gcc("c/dep_b.c", FLAGS);
+    let mut arena = vec![MaybeUninit::uninit(); 4 << 20];
+    let snap = {
+        let mut slots = vec![Slot::EMPTY; 2048];
+        let reg = Registry::new(memory(&mut slots, &mut arena).with_native(false), &HOST);
+        for i in 0..300 {
+            reg.load(&format!("h{i}"), BufLoader::temporary(&hello.bytes))
+                .unwrap();
+        }
+        reg.load("A", BufLoader::temporary(&a.bytes)).unwrap();
+        reg.load("B", BufLoader::temporary(&b.bytes)).unwrap();
+        reg.save_to_vec(SaveOptions::default()).unwrap()
+    };
+    let mut slots = vec![Slot::EMPTY; 2048];
+    let mem = memory(&mut slots, &mut arena).with_native(false);
+    // SAFETY: the arena holds what was saved; nothing runs.
+    let reg = unsafe { Registry::restore(mem, &HOST, &snap) }
+        .map_err(|(e, _)| e)
+        .unwrap();
+    assert_eq!(reg.len(), 302);
+    assert!(reg.unload("A").is_err(), "B still links against A");
+    assert_eq!(reg.unload("B").unwrap(), 0);
+    assert_eq!(reg.unload("A").unwrap(), 0);
+}
+
 /// Offset of the block address of extension `index` (in its record, 8 bytes in).
 fn block_addr_at(snap: &[u8], index: usize) -> usize {
     let crcs = u16::from_le_bytes([snap[10], snap[11]]) & 1 != 0;

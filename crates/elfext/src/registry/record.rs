@@ -679,17 +679,14 @@ pub(crate) fn check_stored(
     if p.names > bytes.len() {
         return Err((0, "record length", bytes.len() as u64));
     }
-    // Dependency indices seen so far, one bit each (at most 255 dependencies, all below
-    // `index`; larger indices are refused before they are marked).
-    let mut seen = [0u64; 4];
     for i in 0..usize::from(h.n_deps) {
         let d = read_u32(bytes, p.deps + 4 * i);
-        // Dependencies are loaded before their dependents: this also rules out cycles.
-        let (word, bit) = ((d / 64) as usize, 1u64 << (d % 64));
-        if d as usize >= index || d >= 255 || seen[word] & bit != 0 {
+        // Dependencies are loaded before their dependents: this also rules out cycles. At
+        // most 255 of them, so the search for a repeat stays short.
+        let repeated = (0..i).any(|j| read_u32(bytes, p.deps + 4 * j) == d);
+        if d as usize >= index || repeated {
             return Err((p.deps + 4 * i, "dependency index", u64::from(d)));
         }
-        seen[word] |= bit;
     }
     if h.flags & HAS_TLS != 0 {
         let (off, size) = (read_u32(bytes, p.tls), read_u32(bytes, p.tls + 4));
